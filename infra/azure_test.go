@@ -1,0 +1,311 @@
+package infra
+
+import (
+	"encoding/base64"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
+)
+
+var devArgs = AzureArgs{
+	Location:    "japaneast",
+	RegistrySku: "Basic",
+	NodePool:    NodePool{VMSize: "Standard_D2s_v5", MinCount: 2, MaxCount: 3},
+}
+
+// runAzure declares the Azure layer under mocks, as an update or a preview, and
+// returns what the engine received.
+func runAzure(t *testing.T, mocks *stacktest.Mocks, args AzureArgs) (*stacktest.Graph, error) {
+	t.Helper()
+	return stacktest.Run(func(ctx *pulumi.Context) error {
+		_, err := NewAzure(ctx, "guestbook", &args)
+		return err
+	}, mocks)
+}
+
+func mustRun(t *testing.T, dryRun bool, args AzureArgs) *stacktest.Graph {
+	t.Helper()
+	g, err := runAzure(t, stacktest.NewMocks("guestbook", "test", dryRun), args)
+	if err != nil {
+		t.Fatalf("NewAzure under mocks (dryRun=%v): %v", dryRun, err)
+	}
+	return g
+}
+
+func find(t *testing.T, g *stacktest.Graph, typ, name string) *stacktest.Resource {
+	t.Helper()
+	r, err := g.Find(typ, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func output(t *testing.T, r *stacktest.Resource, key string) string {
+	t.Helper()
+	if key == "id" {
+		return r.ID
+	}
+	v, ok := stacktest.String(r.Outputs, key)
+	if !ok {
+		t.Fatalf("%s has no known output %q", r, key)
+	}
+	return v
+}
+
+func TestAzureInputs(t *testing.T) {
+	g := mustRun(t, false, devArgs)
+	rg := find(t, g, stacktest.TypeResourceGroup, "guestbook-rg")
+	registry := find(t, g, stacktest.TypeRegistry, "guestbookacr")
+	controlPlane := find(t, g, stacktest.TypeIdentity, "guestbook-control-plane")
+	kubelet := find(t, g, stacktest.TypeIdentity, "guestbook-kubelet")
+	operator := find(t, g, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
+	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+
+	roleDef := func(role string) string {
+		return "/subscriptions/" + stacktest.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
+	}
+	tests := []struct {
+		r    *stacktest.Resource
+		path string
+		want any
+	}{
+		{rg, "location", "japaneast"},
+
+		{registry, "resourceGroupName", output(t, rg, "name")},
+		{registry, "sku.name", "Basic"},
+		{registry, "adminUserEnabled", false},
+		{registry, "anonymousPullEnabled", false},
+
+		{controlPlane, "resourceGroupName", output(t, rg, "name")},
+		{kubelet, "resourceGroupName", output(t, rg, "name")},
+
+		{operator, "scope", kubelet.ID},
+		{operator, "principalId", output(t, controlPlane, "principalId")},
+		{operator, "principalType", "ServicePrincipal"},
+		{operator, "roleDefinitionId", roleDef("f1a07417-d97a-45cb-824c-7a7467783830")},
+		{operator, "roleAssignmentName", assignmentName(kubelet.ID, output(t, controlPlane, "principalId"), roleDef("f1a07417-d97a-45cb-824c-7a7467783830"))},
+
+		{acrPull, "scope", registry.ID},
+		{acrPull, "principalId", output(t, kubelet, "principalId")},
+		{acrPull, "principalType", "ServicePrincipal"},
+		{acrPull, "roleDefinitionId", roleDef("7f951dda-4ed3-4680-a7ca-43fe172d538d")},
+		{acrPull, "roleAssignmentName", assignmentName(registry.ID, output(t, kubelet, "principalId"), roleDef("7f951dda-4ed3-4680-a7ca-43fe172d538d"))},
+
+		{cluster, "resourceGroupName", output(t, rg, "name")},
+		{cluster, "identity.type", "UserAssigned"},
+		{cluster, "identity.userAssignedIdentities", []any{controlPlane.ID}},
+		{cluster, "identityProfile.kubeletidentity.resourceId", kubelet.ID},
+		{cluster, "identityProfile.kubeletidentity.clientId", output(t, kubelet, "clientId")},
+		{cluster, "identityProfile.kubeletidentity.objectId", output(t, kubelet, "principalId")},
+		{cluster, "enableRBAC", true},
+		{cluster, "oidcIssuerProfile.enabled", true},
+		{cluster, "securityProfile.workloadIdentity.enabled", true},
+		{cluster, "agentPoolProfiles[0].mode", "System"},
+		{cluster, "agentPoolProfiles[0].vmSize", "Standard_D2s_v5"},
+		{cluster, "agentPoolProfiles[0].count", 2.0},
+		{cluster, "agentPoolProfiles[0].enableAutoScaling", true},
+		{cluster, "agentPoolProfiles[0].minCount", 2.0},
+		{cluster, "agentPoolProfiles[0].maxCount", 3.0},
+		{cluster, "autoUpgradeProfile.upgradeChannel", "patch"},
+		{cluster, "autoUpgradeProfile.nodeOSUpgradeChannel", "NodeImage"},
+		{cluster, "networkProfile.networkPlugin", "azure"},
+		{cluster, "networkProfile.networkPluginMode", "overlay"},
+		{cluster, "networkProfile.networkPolicy", "cilium"},
+		{cluster, "networkProfile.networkDataplane", "cilium"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.r.Name+"/"+tt.path, func(t *testing.T) {
+			got, ok := stacktest.Value(tt.r.Inputs, tt.path)
+			if !ok {
+				t.Fatalf("%s: input %s is missing or unknown, want %v", tt.r, tt.path, tt.want)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%s: input %s = %#v, want %#v", tt.r, tt.path, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("kubelet identity is given by object id, not client id", func(t *testing.T) {
+		if got, clientID := output(t, acrPull, "principalId"), output(t, kubelet, "clientId"); got == clientID {
+			t.Errorf("AcrPull principalId = %s, the kubelet identity's client id: the assignment would grant nothing", got)
+		}
+	})
+	t.Run("no Kubernetes version pinned by default", func(t *testing.T) {
+		if v, ok := cluster.Inputs["kubernetesVersion"]; ok {
+			t.Errorf("cluster kubernetesVersion = %v, want it unset (AKS default)", v)
+		}
+	})
+	t.Run("cluster timeouts allow a real AKS create", func(t *testing.T) {
+		want := stacktest.Timeouts{Create: "1h0m0s", Update: "1h0m0s", Delete: "1h0m0s"}
+		if cluster.Timeouts != want {
+			t.Errorf("cluster customTimeouts = %+v, want %+v", cluster.Timeouts, want)
+		}
+	})
+	t.Run("autoscaler's node count is not drift", func(t *testing.T) {
+		if want := "agentPoolProfiles[0].count"; !slices.Contains(cluster.IgnoreChanges, want) {
+			t.Errorf("cluster ignoreChanges = %v, want it to contain %s", cluster.IgnoreChanges, want)
+		}
+	})
+}
+
+func TestAzureKubernetesVersion(t *testing.T) {
+	args := devArgs
+	args.KubernetesVersion = "1.31"
+	g := mustRun(t, false, args)
+	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+	if got, _ := stacktest.String(cluster.Inputs, "kubernetesVersion"); got != "1.31" {
+		t.Errorf("cluster kubernetesVersion = %q, want %q", got, "1.31")
+	}
+}
+
+func TestAzureKubernetesProvider(t *testing.T) {
+	g := mustRun(t, false, devArgs)
+	provider := find(t, g, stacktest.TypeK8sProvider, "guestbook-k8s")
+	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+
+	if !stacktest.IsSecret(provider.Inputs, "kubeconfig") {
+		t.Errorf("provider kubeconfig is not a secret")
+	}
+	kubeconfig, ok := stacktest.String(provider.Inputs, "kubeconfig")
+	if !ok {
+		t.Fatal("provider kubeconfig is missing")
+	}
+	if want := "server: https://" + output(t, cluster, "fqdn"); !strings.Contains(kubeconfig, want) {
+		t.Errorf("provider kubeconfig does not target the stack's cluster (want %q in):\n%s", want, kubeconfig)
+	}
+	if !g.Waits(provider, cluster) {
+		t.Errorf("provider dependencies = %v, want them to include the cluster %s", provider.Dependencies, cluster.URN)
+	}
+	calls := g.InvokesOf(stacktest.InvokeListUserCredentials)
+	if len(calls) != 1 {
+		t.Fatalf("listManagedClusterUserCredentials called %d times, want once", len(calls))
+	}
+	if got, _ := stacktest.String(calls[0].Args, "resourceName"); got != output(t, cluster, "name") {
+		t.Errorf("credentials listed for cluster %q, want %q", got, output(t, cluster, "name"))
+	}
+}
+
+func TestAzureKubeconfigErrorsAreReturned(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  resource.PropertyMap
+		wantErr string
+	}{
+		{
+			name: "not base64",
+			answer: resource.PropertyMap{"kubeconfigs": resource.NewProperty([]resource.PropertyValue{
+				resource.NewProperty(resource.PropertyMap{"name": resource.NewProperty("clusterUser"), "value": resource.NewProperty("%%% not base64")}),
+			})},
+			wantErr: `decoding kubeconfig "clusterUser" from AKS`,
+		},
+		{
+			name:    "none returned",
+			answer:  resource.PropertyMap{"kubeconfigs": resource.NewProperty([]resource.PropertyValue{})},
+			wantErr: "AKS returned no user kubeconfig",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mocks := stacktest.NewMocks("guestbook", "test", false)
+			mocks.Invokes = map[string]func(resource.PropertyMap) (resource.PropertyMap, error){
+				stacktest.InvokeListUserCredentials: func(resource.PropertyMap) (resource.PropertyMap, error) { return tt.answer, nil },
+			}
+			_, err := runAzure(t, mocks, devArgs)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("NewAzure with a kubeconfig that is %s: error = %v, want one containing %q", tt.name, err, tt.wantErr)
+			}
+		})
+	}
+	// The happy path decodes what AKS returns, so the error above is not a false alarm.
+	if _, err := base64.StdEncoding.DecodeString("%%% not base64"); err == nil {
+		t.Fatal("test input unexpectedly decodes")
+	}
+}
+
+// edges returns every "a waits for b" pair, by type and logical name, so preview and
+// update graphs can be compared even though URNs and ids differ in what is known.
+func edges(g *stacktest.Graph) []string {
+	var out []string
+	for _, r := range g.Resources {
+		for _, u := range g.Prerequisites(r) {
+			if dep := g.ByURN(u); dep != nil {
+				out = append(out, fmt.Sprintf("%s -> %s", r, dep))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestAzureGraph(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dryRun=%v", dryRun), func(t *testing.T) {
+			g := mustRun(t, dryRun, devArgs)
+			component := find(t, g, "guestbook:infra:Azure", "guestbook")
+			registry := find(t, g, stacktest.TypeRegistry, "guestbookacr")
+			operator := find(t, g, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
+			acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+			cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+			kubelet := find(t, g, stacktest.TypeIdentity, "guestbook-kubelet")
+
+			if !g.Waits(cluster, operator) {
+				t.Errorf("cluster dependencies = %v, want the Managed Identity Operator assignment: AKS refuses the kubelet identity without it", cluster.Dependencies)
+			}
+			if !slices.Contains(cluster.ExplicitDependencies(), operator.URN) {
+				t.Errorf("cluster explicit dependencies = %v, want the operator assignment there (no data flows between them)", cluster.ExplicitDependencies())
+			}
+			if !g.Waits(acrPull, registry) || !g.Waits(acrPull, kubelet) {
+				t.Errorf("AcrPull dependencies = %v, want the registry and the kubelet identity", acrPull.Dependencies)
+			}
+			forbidden := []struct{ from, to *stacktest.Resource }{
+				{acrPull, cluster},
+				{registry, cluster},
+				{cluster, registry},
+				{cluster, acrPull},
+			}
+			for _, f := range forbidden {
+				if path, ok := g.WaitsTransitively(f.from, f.to); ok {
+					t.Errorf("%s waits for %s (%s); it must not", f.from, f.to, stacktest.Path(path))
+				}
+			}
+			for _, r := range g.Resources {
+				if r != component && r.Type != "pulumi:pulumi:Stack" && r.Parent != component.URN {
+					t.Errorf("%s has parent %q, want the Azure component", r, r.Parent)
+				}
+			}
+		})
+	}
+	t.Run("preview registers the same graph as update", func(t *testing.T) {
+		update, preview := edges(mustRun(t, false, devArgs)), edges(mustRun(t, true, devArgs))
+		if !slices.Equal(preview, update) {
+			t.Errorf("preview edges differ from update edges\npreview: %v\nupdate:  %v", preview, update)
+		}
+	})
+}
+
+func TestAzurePreviewHasUnknownOutputs(t *testing.T) {
+	// In a first preview nothing computed is known: the role assignments' scope,
+	// principal and name are unknown, and that must not stop the program.
+	g := mustRun(t, true, devArgs)
+	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	for _, key := range []string{"scope", "principalId", "roleAssignmentName"} {
+		if v, ok := acrPull.Inputs[resource.PropertyKey(key)]; ok && !v.ContainsUnknowns() {
+			t.Errorf("preview: AcrPull %s = %v, want unknown (the mocks made every computed output unknown)", key, v)
+		}
+	}
+	if got, _ := stacktest.String(acrPull.Inputs, "principalType"); got != "ServicePrincipal" {
+		t.Errorf("preview: AcrPull principalType = %q, want ServicePrincipal", got)
+	}
+	if n := len(g.InvokesOf(stacktest.InvokeListUserCredentials)); n != 0 {
+		t.Errorf("preview listed cluster credentials %d times; the cluster does not exist yet", n)
+	}
+}

@@ -1,0 +1,117 @@
+// cluster.go: the AKS cluster, running as the pre-created identities.
+
+package infra
+
+import (
+	"fmt"
+	"time"
+
+	// The cluster uses the 2024-10-01 API (GA) because the top-level package's
+	// 2023-04-01 API has no nodeOSUpgradeChannel.
+	containerservice "github.com/pulumi/pulumi-azure-native-sdk/containerservice/v2/v20241001"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// clusterCreateTimeout bounds a create or update of the cluster. A first create
+// usually takes 5-10 minutes and an upgrade of a busy node pool much longer; the
+// provider's default would give up on a slow but healthy operation.
+const clusterCreateTimeout = 60 * time.Minute
+
+// NodePool sizes the cluster's single (system) node pool.
+type NodePool struct {
+	// VMSize is the Azure VM size of every node.
+	VMSize string
+	// MinCount is the node count the pool starts with and the autoscaler's floor.
+	MinCount int
+	// MaxCount is the autoscaler's ceiling (>= MinCount).
+	MaxCount int
+}
+
+type clusterArgs struct {
+	ResourceGroupName pulumi.StringInput
+	Location          pulumi.StringInput
+	DNSPrefix         string
+	KubernetesVersion string
+	Pool              NodePool
+	Identities        *identities
+}
+
+func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulumi.ResourceOption) (*containerservice.ManagedCluster, error) {
+	kubelet := args.Identities.Kubelet
+	var version pulumi.StringPtrInput
+	if args.KubernetesVersion != "" {
+		version = pulumi.StringPtr(args.KubernetesVersion)
+	}
+
+	opts = append(opts,
+		// AKS validates, at create time, that the control-plane identity may operate
+		// the kubelet identity; no data flows between them, so the wait is explicit.
+		pulumi.DependsOn([]pulumi.Resource{args.Identities.Operator}),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{
+			Create: clusterCreateTimeout.String(),
+			Update: clusterCreateTimeout.String(),
+			Delete: clusterCreateTimeout.String(),
+		}),
+		// The autoscaler moves the node count between min and max; without this every
+		// refresh would report drift and the next update would scale the pool back.
+		pulumi.IgnoreChanges([]string{"agentPoolProfiles[0].count"}),
+	)
+
+	cluster, err := containerservice.NewManagedCluster(ctx, name+"-aks", &containerservice.ManagedClusterArgs{
+		ResourceGroupName: args.ResourceGroupName,
+		Location:          args.Location,
+		DnsPrefix:         pulumi.String(args.DNSPrefix),
+		KubernetesVersion: version,
+		Identity: &containerservice.ManagedClusterIdentityArgs{
+			Type:                   containerservice.ResourceIdentityTypeUserAssigned,
+			UserAssignedIdentities: pulumi.StringArray{args.Identities.ControlPlane.ID().ToStringOutput()},
+		},
+		IdentityProfile: containerservice.UserAssignedIdentityMap{
+			"kubeletidentity": containerservice.UserAssignedIdentityArgs{
+				ResourceId: kubelet.ID().ToStringOutput(),
+				ClientId:   kubelet.ClientId,
+				ObjectId:   kubelet.PrincipalId,
+			},
+		},
+		EnableRBAC: pulumi.Bool(true),
+		// OIDC issuer and workload identity let pods get Azure tokens without secrets
+		// should the app ever need Azure APIs; both are free and off by default.
+		OidcIssuerProfile: &containerservice.ManagedClusterOIDCIssuerProfileArgs{Enabled: pulumi.Bool(true)},
+		SecurityProfile: &containerservice.ManagedClusterSecurityProfileArgs{
+			WorkloadIdentity: &containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs{Enabled: pulumi.Bool(true)},
+		},
+		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{
+			containerservice.ManagedClusterAgentPoolProfileArgs{
+				Name:              pulumi.String("system"),
+				Mode:              pulumi.String("System"),
+				OsType:            pulumi.String("Linux"),
+				Type:              pulumi.String("VirtualMachineScaleSets"),
+				VmSize:            pulumi.String(args.Pool.VMSize),
+				Count:             pulumi.Int(args.Pool.MinCount),
+				EnableAutoScaling: pulumi.Bool(true),
+				MinCount:          pulumi.Int(args.Pool.MinCount),
+				MaxCount:          pulumi.Int(args.Pool.MaxCount),
+			},
+		},
+		// Patch releases and node images carry the security fixes; minor upgrades
+		// change APIs and stay a deliberate change of kubernetesVersion.
+		AutoUpgradeProfile: &containerservice.ManagedClusterAutoUpgradeProfileArgs{
+			UpgradeChannel:       pulumi.String("patch"),
+			NodeOSUpgradeChannel: pulumi.String("NodeImage"),
+		},
+		// Azure CNI overlay gives pods addresses outside the VNet, so the cluster needs
+		// no subnet planning; Cilium is the policy engine that enforces the app layer's
+		// NetworkPolicies (without one they are accepted and silently ignored).
+		NetworkProfile: &containerservice.ContainerServiceNetworkProfileArgs{
+			NetworkPlugin:     pulumi.String("azure"),
+			NetworkPluginMode: pulumi.String("overlay"),
+			NetworkDataplane:  pulumi.String("cilium"),
+			NetworkPolicy:     pulumi.String("cilium"),
+			LoadBalancerSku:   pulumi.String("standard"),
+		},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("declaring AKS cluster: %w", err)
+	}
+	return cluster, nil
+}

@@ -1,0 +1,212 @@
+// graph.go: what a run registered, and questions about its dependency graph.
+
+package stacktest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// Resource is one registration as the engine received it.
+type Resource struct {
+	URN    string
+	Type   string
+	Name   string
+	Custom bool
+	// Parent is the parent's URN ("" for the stack itself).
+	Parent string
+	// Provider is the URN of the explicit provider, "" for the default one.
+	Provider string
+	// Inputs are the resource's inputs; secrets stay wrapped, unknowns are absent.
+	Inputs resource.PropertyMap
+	// Dependencies are the URNs the resource waits for: data and explicit DependsOn.
+	Dependencies []string
+	// PropertyDependencies are, per input, the URNs its value came from.
+	PropertyDependencies map[string][]string
+	IgnoreChanges        []string
+	Timeouts             Timeouts
+	// ID and Outputs are what the mocks answered.
+	ID      string
+	Outputs resource.PropertyMap
+}
+
+// Timeouts are a resource's customTimeouts.
+type Timeouts struct{ Create, Update, Delete string }
+
+// String names the resource as type and logical name.
+func (r *Resource) String() string { return r.Type + " " + r.Name }
+
+// Input returns the input at a dotted path ("spec.template.spec.containers[0].image"),
+// looking through secrets, and whether it exists and is known.
+func (r *Resource) Input(path string) (resource.PropertyValue, bool) {
+	return Lookup(r.Inputs, path)
+}
+
+// DataDependencies are the URNs any input's value came from.
+func (r *Resource) DataDependencies() []string {
+	var urns []string
+	for _, deps := range r.PropertyDependencies {
+		for _, u := range deps {
+			if !slices.Contains(urns, u) {
+				urns = append(urns, u)
+			}
+		}
+	}
+	slices.Sort(urns)
+	return urns
+}
+
+// ExplicitDependencies are the URNs the resource waits for that no input explains:
+// what DependsOn added.
+func (r *Resource) ExplicitDependencies() []string {
+	data := r.DataDependencies()
+	var urns []string
+	for _, u := range r.Dependencies {
+		if !slices.Contains(data, u) {
+			urns = append(urns, u)
+		}
+	}
+	return urns
+}
+
+// Graph is every resource a run registered and the invokes it made.
+type Graph struct {
+	Resources []*Resource
+	Invokes   []Invoke
+	byURN     map[string]*Resource
+}
+
+func newGraph(resources []*Resource, invokes []Invoke) *Graph {
+	g := &Graph{Resources: slices.Clone(resources), Invokes: slices.Clone(invokes), byURN: map[string]*Resource{}}
+	for _, r := range g.Resources {
+		g.byURN[r.URN] = r
+	}
+	return g
+}
+
+// ByURN returns the resource with that URN, or nil.
+func (g *Graph) ByURN(urn string) *Resource { return g.byURN[urn] }
+
+// OfType returns the resources of a type, in registration order.
+func (g *Graph) OfType(typ string) []*Resource {
+	var out []*Resource
+	for _, r := range g.Resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Find returns the resource of a type with a logical name.
+func (g *Graph) Find(typ, name string) (*Resource, error) {
+	for _, r := range g.Resources {
+		if r.Type == typ && r.Name == name {
+			return r, nil
+		}
+	}
+	var names []string
+	for _, r := range g.OfType(typ) {
+		names = append(names, r.Name)
+	}
+	return nil, fmt.Errorf("no %s named %q registered (registered: %v)", typ, name, names)
+}
+
+// InvokesOf returns the invokes of a token.
+func (g *Graph) InvokesOf(token string) []Invoke {
+	var out []Invoke
+	for _, inv := range g.Invokes {
+		if inv.Token == token {
+			out = append(out, inv)
+		}
+	}
+	return out
+}
+
+// Waits reports whether from directly waits for to: to is among from's
+// dependencies, or is from's provider (a resource waits for its provider).
+func (g *Graph) Waits(from, to *Resource) bool {
+	return from.Provider == to.URN || slices.Contains(from.Dependencies, to.URN)
+}
+
+// Prerequisites returns the URNs r directly waits for: its dependencies and its
+// provider. Components among them stand for their children, as in the engine.
+func (g *Graph) Prerequisites(r *Resource) []string {
+	var urns []string
+	add := func(u string) {
+		if dep := g.byURN[u]; dep != nil && !dep.Custom {
+			for _, c := range g.descendants(u) {
+				if !slices.Contains(urns, c) {
+					urns = append(urns, c)
+				}
+			}
+			return
+		}
+		if !slices.Contains(urns, u) {
+			urns = append(urns, u)
+		}
+	}
+	for _, u := range r.Dependencies {
+		add(u)
+	}
+	if r.Provider != "" {
+		add(r.Provider)
+	}
+	slices.Sort(urns)
+	return urns
+}
+
+// descendants returns the custom resources below a component.
+func (g *Graph) descendants(urn string) []string {
+	var out []string
+	for _, r := range g.Resources {
+		if r.Parent == urn {
+			if r.Custom {
+				out = append(out, r.URN)
+			} else {
+				out = append(out, g.descendants(r.URN)...)
+			}
+		}
+	}
+	return out
+}
+
+// WaitsTransitively reports whether from waits for to, directly or through others,
+// and returns the path when it does.
+func (g *Graph) WaitsTransitively(from, to *Resource) ([]*Resource, bool) {
+	seen := map[string]bool{}
+	var walk func(r *Resource) []*Resource
+	walk = func(r *Resource) []*Resource {
+		if seen[r.URN] {
+			return nil
+		}
+		seen[r.URN] = true
+		for _, u := range g.Prerequisites(r) {
+			dep := g.byURN[u]
+			if dep == nil {
+				continue
+			}
+			if dep.URN == to.URN {
+				return []*Resource{r, dep}
+			}
+			if path := walk(dep); path != nil {
+				return append([]*Resource{r}, path...)
+			}
+		}
+		return nil
+	}
+	path := walk(from)
+	return path, path != nil
+}
+
+// Path renders a dependency path for messages.
+func Path(path []*Resource) string {
+	parts := make([]string, len(path))
+	for i, r := range path {
+		parts[i] = r.Type + " " + r.Name
+	}
+	return strings.Join(parts, " -> ")
+}
