@@ -1,0 +1,66 @@
+// Command guestbook is the Pulumi program for the whole guestbook stack: Azure
+// resource group, container registry, AKS cluster and the AcrPull grant (infra/),
+// then the image and the Kubernetes workload (app/). One program, one dependency
+// graph: the workload cannot start before the cluster exists and its nodes may pull.
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/app"
+	"github.com/guestbook-aks/guestbook/infra"
+)
+
+func main() {
+	pulumi.Run(run)
+}
+
+func run(ctx *pulumi.Context) error {
+	// Bad configuration stops the run here, before any resource is declared.
+	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+
+	azure, err := infra.NewAzure(ctx, "guestbook", &infra.AzureArgs{
+		Location:          cfg.Location,
+		RegistrySku:       cfg.AcrSku,
+		KubernetesVersion: cfg.KubernetesVersion,
+		NodePool: infra.NodePool{
+			VMSize:   cfg.NodeVMSize,
+			MinCount: cfg.NodeCount,
+			MaxCount: cfg.NodeMaxCount,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("azure layer: %w", err)
+	}
+
+	guestbook, err := app.NewGuestbook(ctx, "guestbook", &app.GuestbookArgs{
+		Provider:            azure.KubernetesProvider,
+		RegistryLoginServer: azure.RegistryLoginServer,
+		PullGrant:           azure.AcrPull,
+		SourceDir:           "app/guestbook",
+		ImageTag:            cfg.ImageTag,
+		Namespace:           cfg.Namespace,
+		Replicas:            cfg.Replicas,
+		ServiceType:         cfg.ServiceType,
+		RedisImage:          cfg.RedisImage,
+	})
+	if err != nil {
+		return fmt.Errorf("application layer: %w", err)
+	}
+
+	ctx.Export("resourceGroupName", azure.ResourceGroupName)
+	ctx.Export("registryLoginServer", azure.RegistryLoginServer)
+	ctx.Export("clusterName", azure.ClusterName)
+	ctx.Export("kubeletIdentityObjectId", azure.KubeletIdentityObjectID)
+	ctx.Export("kubeconfig", pulumi.ToSecret(azure.Kubeconfig))
+	ctx.Export("guestbookImage", guestbook.ImageRef)
+	if cfg.ServiceType == "LoadBalancer" {
+		ctx.Export("guestbookUrl", guestbook.URL)
+	}
+	return nil
+}
