@@ -45,7 +45,7 @@ const (
 	TypeDeployment     = "kubernetes:apps/v1:Deployment"
 	TypeStatefulSet    = "kubernetes:apps/v1:StatefulSet"
 	TypePDB            = "kubernetes:policy/v1:PodDisruptionBudget"
-	TypeNetworkPolicy  = "kubernetes:networking/v1:NetworkPolicy"
+	TypeNetworkPolicy  = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 	InvokeListUserCredentials = "azure-native:containerservice/v20241001:listManagedClusterUserCredentials"
 	InvokeGetClientToken      = "azure-native:authorization:getClientToken"

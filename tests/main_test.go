@@ -1,0 +1,126 @@
+// Package tests holds the whole-stack tests: they compile the real program (main.go
+// and everything it imports), run it against mocks the way `pulumi preview` and
+// `pulumi up` run it, and check what the engine receives across both layers.
+package tests
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
+)
+
+// projectDir is the repository root, where Pulumi.yaml and main.go live.
+const projectDir = ".."
+
+var (
+	programDir  string
+	programOnce sync.Once
+	programVal  stacktest.Program
+	programErr  error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		var err error
+		programDir, err = os.MkdirTemp("", "guestbook-program-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(programDir)
+		return m.Run()
+	}())
+}
+
+// program returns the compiled program, building it on first use. It is built
+// inside a test rather than in TestMain so that the sources it reads count towards
+// `go test`'s cache key (see stacktest.BuildProgram).
+func program(t testing.TB) stacktest.Program {
+	t.Helper()
+	programOnce.Do(func() { programVal, programErr = stacktest.BuildProgram(projectDir, programDir) })
+	if programErr != nil {
+		t.Fatalf("building the Pulumi program: %v", programErr)
+	}
+	return programVal
+}
+
+// devConfig is the dev stack's configuration as the CLI would pass it.
+func devConfig(t testing.TB) map[string]string {
+	t.Helper()
+	cfg, err := stacktest.StackConfig(projectDir, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// withConfig returns the dev configuration with some keys changed.
+func withConfig(t testing.TB, overrides map[string]string) map[string]string {
+	cfg := devConfig(t)
+	for k, v := range overrides {
+		if v == "" {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	return cfg
+}
+
+var (
+	devRunsOnce sync.Once
+	devRuns     map[bool]*stacktest.Result
+	devRunsErr  error
+)
+
+// devRun returns the dev stack's update (dryRun false) or preview (dryRun true),
+// run once per test binary and shared, since they are read-only.
+func devRun(t testing.TB, dryRun bool) *stacktest.Result {
+	t.Helper()
+	prog := program(t)
+	devRunsOnce.Do(func() {
+		devRuns = map[bool]*stacktest.Result{}
+		cfg, err := stacktest.StackConfig(projectDir, "dev")
+		if err != nil {
+			devRunsErr = err
+			return
+		}
+		for _, dry := range []bool{false, true} {
+			res, err := prog.Run("dev", dry, cfg)
+			if err != nil {
+				devRunsErr = err
+				return
+			}
+			devRuns[dry] = res
+		}
+	})
+	if devRunsErr != nil {
+		t.Fatal(devRunsErr)
+	}
+	res := devRuns[dryRun]
+	if res.ExitCode != 0 {
+		t.Fatalf("dev stack (dryRun=%v) exited %d: %v\n%s", dryRun, res.ExitCode, res.Errors(), res.Stderr)
+	}
+	return res
+}
+
+func modes() []bool { return []bool{false, true} }
+
+func mode(dryRun bool) string {
+	if dryRun {
+		return "preview"
+	}
+	return "update"
+}
+
+func find(t testing.TB, g *stacktest.Graph, typ, name string) *stacktest.Resource {
+	t.Helper()
+	r, err := g.Find(typ, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
