@@ -207,7 +207,7 @@ func TestDeployment(t *testing.T) {
 		{c + "readinessProbe.httpGet.path", "/readyz"},
 		{c + "livenessProbe.httpGet.path", "/healthz"},
 		{c + "resources.requests.cpu", "50m"},
-		{c + "resources.requests.memory", "64Mi"},
+		{c + "resources.requests.memory", "128Mi"},
 		{c + "resources.requests.ephemeral-storage", "64Mi"},
 		{c + "resources.limits.cpu", "500m"},
 		{c + "resources.limits.memory", "128Mi"},
@@ -266,7 +266,7 @@ func TestRedis(t *testing.T) {
 		{"metadata.name", "redis"},
 		{"metadata.namespace", "guestbook"},
 		{"spec.replicas", 1.0},
-		{"spec.serviceName", "redis"},
+		{"spec.serviceName", "redis-headless"},
 		{c + "image", "docker.io/library/redis:7.2.11-alpine"},
 		{"spec.volumeClaimTemplates[0].metadata.name", "data"},
 		{"spec.volumeClaimTemplates[0].spec.accessModes", []any{"ReadWriteOnce"}},
@@ -298,6 +298,12 @@ func TestRedis(t *testing.T) {
 		{"metadata.name", "redis"},
 		{"spec.type", "ClusterIP"},
 		{"spec.ports[0].port", 6379.0},
+		{"spec.selector", map[string]any{"app": "redis"}},
+	})
+	headless := find(t, run.g, stacktest.TypeService, "guestbook-redis-headless")
+	checkInputs(t, headless, []inputCheck{
+		{"metadata.name", "redis-headless"},
+		{"spec.clusterIP", "None"},
 		{"spec.selector", map[string]any{"app": "redis"}},
 	})
 	if sts.Timeouts.Create != "10m" {

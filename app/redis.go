@@ -34,7 +34,8 @@ type redisArgs struct {
 
 type redis struct {
 	StatefulSet *appsv1.StatefulSet
-	Service     *corev1.Service
+	// Service is the stable address clients use; Headless governs the StatefulSet.
+	Service, Headless *corev1.Service
 }
 
 // newRedis declares Redis as a StatefulSet, so its PersistentVolumeClaim follows the
@@ -42,13 +43,8 @@ type redis struct {
 // acknowledged write survives a crash. One replica: the guestbook needs no HA storage,
 // and Redis replication would need Sentinel to fail over.
 func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.ResourceOption) (*redis, error) {
-	svc, err := corev1.NewService(ctx, name+"-redis", &corev1.ServiceArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(redisName),
-			Namespace: args.Namespace,
-			Labels:    redisLabels,
-		},
-		Spec: &corev1.ServiceSpecArgs{
+	service := func(logical, svcName, clusterIP string) (*corev1.Service, error) {
+		spec := &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
 			Selector: redisLabels,
 			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
@@ -56,10 +52,32 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 				Port:       pulumi.Int(redisPort),
 				TargetPort: pulumi.String("redis"),
 			}},
-		},
-	}, opts...)
+		}
+		if clusterIP != "" {
+			spec.ClusterIP = pulumi.String(clusterIP)
+		}
+		svc, err := corev1.NewService(ctx, logical, &corev1.ServiceArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String(svcName),
+				Namespace: args.Namespace,
+				Labels:    redisLabels,
+			},
+			Spec: spec,
+		}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("declaring Redis service %s: %w", svcName, err)
+		}
+		return svc, nil
+	}
+	// Clients use a virtual IP that survives pod restarts...
+	svc, err := service(name+"-redis", redisName, "")
 	if err != nil {
-		return nil, fmt.Errorf("declaring Redis service: %w", err)
+		return nil, err
+	}
+	// ...while the StatefulSet needs a headless Service for its pods' stable identity.
+	headless, err := service(name+"-redis-headless", redisName+"-headless", "None")
+	if err != nil {
+		return nil, err
 	}
 
 	port := strconv.Itoa(redisPort)
@@ -70,7 +88,7 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 			Labels:    redisLabels,
 		},
 		Spec: &appsv1.StatefulSetSpecArgs{
-			ServiceName: svc.Metadata.Name().Elem(),
+			ServiceName: headless.Metadata.Name().Elem(),
 			Replicas:    pulumi.Int(1),
 			Selector:    &metav1.LabelSelectorArgs{MatchLabels: redisLabels},
 			Template: &corev1.PodTemplateSpecArgs{
@@ -119,6 +137,7 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 							PeriodSeconds:       pulumi.Int(10),
 							FailureThreshold:    pulumi.Int(6),
 						},
+						// As for the guestbook: memory reserved in full, CPU may burst.
 						Resources: &corev1.ResourceRequirementsArgs{
 							Requests: resourceList("50m", "256Mi", "64Mi"),
 							Limits:   resourceList("500m", "256Mi", "128Mi"),
@@ -142,5 +161,5 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, fmt.Errorf("declaring Redis statefulset: %w", err)
 	}
-	return &redis{StatefulSet: sts, Service: svc}, nil
+	return &redis{StatefulSet: sts, Service: svc, Headless: headless}, nil
 }

@@ -127,8 +127,12 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 						// write to a pod that would refuse it; alive as long as it serves.
 						ReadinessProbe: probe("/readyz"),
 						LivenessProbe:  probe("/healthz"),
+						// Memory request = limit: the scheduler reserves what the pod may use,
+						// so node memory pressure never evicts it first. CPU may burst to the
+						// limit: throttling at the request (kube-score's optional
+						// requests-equal-limits check) would slow page renders for nothing.
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: resourceList("50m", "64Mi", "64Mi"),
+							Requests: resourceList("50m", "128Mi", "64Mi"),
 							Limits:   resourceList("500m", "128Mi", "128Mi"),
 						},
 						SecurityContext: containerSecurity(appUID),

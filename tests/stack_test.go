@@ -32,6 +32,7 @@ var wantResources = []struct{ typ, name string }{
 	{stacktest.TypeNetworkPolicy, "guestbook-guestbook-to-redis"},
 	{stacktest.TypeNetworkPolicy, "guestbook-redis-from-guestbook"},
 	{stacktest.TypeService, "guestbook-redis"},
+	{stacktest.TypeService, "guestbook-redis-headless"},
 	{stacktest.TypeStatefulSet, "guestbook-redis"},
 	{stacktest.TypeDeployment, "guestbook-app"},
 	{stacktest.TypePDB, "guestbook-app"},
