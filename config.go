@@ -128,14 +128,30 @@ func parseConfig(lookup func(key string) string) (Config, error) {
 	str(keyServiceType, &cfg.ServiceType)
 	str(keyRedisImage, &cfg.RedisImage)
 
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, fmt.Errorf("invalid stack configuration (set keys with `pulumi config set <key> <value>`):\n%w", err)
+	errs = append(errs, cfg.problems()...)
+	if len(errs) > 0 {
+		return Config{}, &ConfigError{Problems: errs}
 	}
 	return cfg, nil
 }
+
+// ConfigError lists every problem of a stack's configuration, one per line.
+type ConfigError struct {
+	Problems []error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid stack configuration (fix with `pulumi config set <key> <value>`):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, so errors.As finds each FieldError.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
 
 // invalidNumber marks a numeric field whose raw value did not parse; Validate skips
 // it because the parse error already names the key.
@@ -159,6 +175,11 @@ var (
 
 // Validate checks every rule and returns all broken ones joined, or nil.
 func (c Config) Validate() error {
+	return errors.Join(c.problems()...)
+}
+
+// problems returns one FieldError per broken rule.
+func (c Config) problems() []error {
 	var errs []error
 	fail := func(key, value, rule string) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
@@ -208,7 +229,7 @@ func (c Config) Validate() error {
 	if rule := checkPinnedImage(c.RedisImage); rule != "" {
 		fail(keyRedisImage, c.RedisImage, rule)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // checkPinnedImage returns the rule ref breaks, or "" if it is a valid image
