@@ -1,0 +1,162 @@
+package tests
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
+)
+
+// TestEveryStackImageCanBePulled runs the pull-permission proof over everything the
+// real program registers.
+func TestEveryStackImageCanBePulled(t *testing.T) {
+	g := devRun(t, false).Graph
+	proof := stacktest.ProvePullPermissions(g)
+	for _, p := range proof.Problems {
+		t.Error(p)
+	}
+	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	var proven []string
+	for _, img := range proof.Proven {
+		proven = append(proven, img.Workload.Name+"/"+img.Container)
+		if img.Grant != acrPull {
+			t.Errorf("%s/%s is granted by %v, want %s", img.Workload.Name, img.Container, img.Grant, acrPull.Name)
+		}
+	}
+	if want := []string{"guestbook-app/guestbook"}; !slices.Equal(proven, want) {
+		t.Errorf("proven pulls = %v, want %v", proven, want)
+	}
+	var external []string
+	for _, img := range proof.External {
+		external = append(external, img.Image)
+		t.Logf("outside the stack's registries, not covered by the proof: %s (%s/%s)", img.Image, img.Workload.Name, img.Container)
+	}
+	if want := []string{"docker.io/library/redis:7.2.11-alpine"}; !slices.Equal(external, want) {
+		t.Errorf("external images = %v, want %v", external, want)
+	}
+}
+
+// TestPullProofCatchesBrokenGraphs feeds the proof graphs broken the ways that end in
+// ImagePullBackOff / 401 Unauthorized, and checks that each fails with a message
+// naming the workload, the registry and what is missing.
+func TestPullProofCatchesBrokenGraphs(t *testing.T) {
+	dev := devRun(t, false).Graph
+	tests := []struct {
+		name    string
+		break_  func(g *stacktest.Graph) *stacktest.Graph
+		want    []string
+		culprit string // the workload the message must name
+	}{
+		{
+			name: "no AcrPull assignment",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				return g.Remove(mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull"))
+			},
+			want: []string{"no AcrPull role assignment on the registry for the kubelet identity"},
+		},
+		{
+			name: "client id instead of object id",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				kubelet := mustFind(g, stacktest.TypeIdentity, "guestbook-kubelet")
+				clientID, _ := stacktest.String(kubelet.Outputs, "clientId")
+				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalId"] = resource.NewProperty(clientID)
+				return g
+			},
+			want: []string{"grants principal", "that is the kubelet identity's client id; role assignments need its object id"},
+		},
+		{
+			name: "scoped to the resource group",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				rg := mustFind(g, stacktest.TypeResourceGroup, "guestbook-rg")
+				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["scope"] = resource.NewProperty(rg.ID)
+				return g
+			},
+			want: []string{"guestbook-acr-pull is scoped to", "not the registry"},
+		},
+		{
+			name: "principal type User",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalType"] = resource.NewProperty("User")
+				return g
+			},
+			want: []string{`principalType "User", want ServicePrincipal`},
+		},
+		{
+			name: "deployment does not wait for the assignment",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				acrPull := mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+				dep := mustFind(g, stacktest.TypeDeployment, "guestbook-app")
+				dep.Dependencies = slices.DeleteFunc(dep.Dependencies, func(u string) bool { return u == acrPull.URN })
+				return g
+			},
+			want: []string{"AcrPull assignment guestbook-acr-pull exists but the workload does not depend on it"},
+		},
+		{
+			name: "a CronJob added without the dependency",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				dep := mustFind(g, stacktest.TypeDeployment, "guestbook-app")
+				image, _ := stacktest.String(dep.Inputs, "spec.template.spec.containers[0].image")
+				job := &stacktest.Resource{
+					URN:  strings.Replace(dep.URN, "kubernetes:apps/v1:Deployment::guestbook-app", "kubernetes:batch/v1:CronJob::guestbook-cleanup", 1),
+					Type: "kubernetes:batch/v1:CronJob", Name: "guestbook-cleanup", Custom: true,
+					Parent: dep.Parent, Provider: dep.Provider,
+					Inputs: resource.PropertyMap{"spec": resource.NewProperty(resource.PropertyMap{
+						"jobTemplate": resource.NewProperty(resource.PropertyMap{"spec": resource.NewProperty(resource.PropertyMap{
+							"template": resource.NewProperty(resource.PropertyMap{"spec": resource.NewProperty(resource.PropertyMap{
+								"containers": resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.PropertyMap{
+									"name":  resource.NewProperty("cleanup"),
+									"image": resource.NewProperty(image),
+								})}),
+							})}),
+						})}),
+					})},
+				}
+				return g.With(job)
+			},
+			culprit: "guestbook-cleanup",
+			want:    []string{"container cleanup", "exists but the workload does not depend on it"},
+		},
+		{
+			name: "workload on the default provider",
+			break_: func(g *stacktest.Graph) *stacktest.Graph {
+				mustFind(g, stacktest.TypeDeployment, "guestbook-app").Provider = ""
+				return g
+			},
+			want: []string{"default Kubernetes provider"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proof := stacktest.ProvePullPermissions(tt.break_(dev.Clone()))
+			t.Logf("%s", strings.Join(proof.Problems, "\n"))
+			if len(proof.Problems) == 0 {
+				t.Fatalf("the proof passed a graph with %s", tt.name)
+			}
+			culprit := tt.culprit
+			if culprit == "" {
+				culprit = "guestbook-app"
+			}
+			msg := strings.Join(proof.Problems, "\n")
+			for _, want := range append([]string{culprit, "registry guestbookacr"}, tt.want...) {
+				if !strings.Contains(msg, want) {
+					t.Errorf("proof problems do not mention %q:\n%s", want, msg)
+				}
+			}
+		})
+	}
+	// The broken copies must not have touched the real graph.
+	if p := stacktest.ProvePullPermissions(dev).Problems; len(p) != 0 {
+		t.Errorf("breaking copies changed the dev graph: %v", p)
+	}
+}
+
+func mustFind(g *stacktest.Graph, typ, name string) *stacktest.Resource {
+	r, err := g.Find(typ, name)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}

@@ -1,0 +1,288 @@
+// pullproof.go: proof that every image the stack pulls from its own registries can be
+// pulled when its workload starts: an AcrPull grant for the right identity exists,
+// and the workload waits for it.
+
+package stacktest
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// acrPullRoleID is the built-in AcrPull role definition's GUID.
+const acrPullRoleID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+
+// podSpecPaths are where each workload kind keeps its pod spec.
+var podSpecPaths = map[string]string{
+	"kubernetes:core/v1:Pod":                   "spec",
+	"kubernetes:core/v1:ReplicationController": "spec.template.spec",
+	"kubernetes:apps/v1:Deployment":            "spec.template.spec",
+	"kubernetes:apps/v1:StatefulSet":           "spec.template.spec",
+	"kubernetes:apps/v1:DaemonSet":             "spec.template.spec",
+	"kubernetes:apps/v1:ReplicaSet":            "spec.template.spec",
+	"kubernetes:batch/v1:Job":                  "spec.template.spec",
+	"kubernetes:batch/v1:CronJob":              "spec.jobTemplate.spec.template.spec",
+}
+
+// PulledImage is one container image a workload runs.
+type PulledImage struct {
+	Workload  *Resource
+	Container string
+	Image     string
+	// Registry is the image's registry host (docker.io when the reference has none).
+	Registry string
+	// StackRegistry is the stack's registry serving the image, nil for an outside one.
+	StackRegistry *Resource
+	// Grant is the AcrPull assignment that lets the workload's nodes pull the image,
+	// when the proof found one.
+	Grant *Resource
+}
+
+// PullProof is the outcome of ProvePullPermissions.
+type PullProof struct {
+	// Proven are the images from the stack's registries whose pull is granted and waited for.
+	Proven []PulledImage
+	// External are the images from registries outside the stack, by name: the proof
+	// cannot speak for them.
+	External []PulledImage
+	// Problems say, per image, which workload, which registry and what is missing.
+	Problems []string
+}
+
+// ProvePullPermissions checks, for every container image of every workload in g whose
+// registry is one of g's registries: there is an AcrPull role assignment scoped to
+// that registry whose principal is the object id of the kubelet identity of the
+// cluster the workload's Kubernetes provider targets, with principalType
+// ServicePrincipal, and the workload waits for it, directly or through others.
+// Run it on an update's graph, where ids and login servers are known.
+func ProvePullPermissions(g *Graph) PullProof {
+	var proof PullProof
+	registries := map[string]*Resource{} // login server -> registry
+	for _, r := range g.Resources {
+		if strings.HasPrefix(r.Type, "azure-native:containerregistry") && strings.HasSuffix(r.Type, ":Registry") {
+			if server, ok := String(r.Outputs, "loginServer"); ok {
+				registries[strings.ToLower(server)] = r
+			}
+		}
+	}
+
+	for _, w := range g.Resources {
+		specPath, ok := podSpecPaths[w.Type]
+		if !ok {
+			continue
+		}
+		for _, img := range containerImages(w, specPath) {
+			img.StackRegistry = registries[strings.ToLower(img.Registry)]
+			if img.StackRegistry == nil {
+				proof.External = append(proof.External, img)
+				continue
+			}
+			if problem := provePull(g, &img); problem != "" {
+				proof.Problems = append(proof.Problems, fmt.Sprintf("%s (container %s, image %s) pulls from the stack's registry %s (%s): %s",
+					w, img.Container, img.Image, img.StackRegistry.Name, img.Registry, problem))
+				continue
+			}
+			proof.Proven = append(proof.Proven, img)
+		}
+	}
+	return proof
+}
+
+// provePull finds the grant for img, or says what is missing.
+func provePull(g *Graph, img *PulledImage) string {
+	registryID := img.StackRegistry.ID
+	if img.Workload.Provider == "" {
+		return "it uses the default Kubernetes provider, so no cluster of the stack can be named as the one pulling"
+	}
+	cluster := targetCluster(g, g.ByURN(img.Workload.Provider))
+	if cluster == nil {
+		return fmt.Sprintf("its provider %s targets no AKS cluster of the stack", img.Workload.Provider)
+	}
+	kubelet, ok := String(cluster.Inputs, "identityProfile.kubeletidentity.objectId")
+	if !ok {
+		return fmt.Sprintf("cluster %s has no kubelet identity object id (identityProfile.kubeletidentity.objectId), so no assignment can be checked against it", cluster.Name)
+	}
+
+	// Every AcrPull assignment on the registry, and why each one does not serve.
+	var rejected []string
+	for _, ra := range g.Resources {
+		if !strings.HasPrefix(ra.Type, "azure-native:authorization") || !strings.HasSuffix(ra.Type, ":RoleAssignment") {
+			continue
+		}
+		role, _ := String(ra.Inputs, "roleDefinitionId")
+		if !strings.HasSuffix(strings.ToLower(role), "/"+acrPullRoleID) {
+			continue
+		}
+		scope, _ := String(ra.Inputs, "scope")
+		principal, _ := String(ra.Inputs, "principalId")
+		principalType, _ := String(ra.Inputs, "principalType")
+		switch {
+		case !strings.EqualFold(strings.TrimSuffix(scope, "/"), registryID):
+			rejected = append(rejected, fmt.Sprintf("%s is scoped to %q, not the registry %q", ra.Name, scope, registryID))
+		case principal != kubelet:
+			rejected = append(rejected, fmt.Sprintf("%s grants principal %s, not the kubelet identity's object id %s%s",
+				ra.Name, principal, kubelet, clientIDHint(g, cluster, principal)))
+		case principalType != "ServicePrincipal":
+			rejected = append(rejected, fmt.Sprintf("%s has principalType %q, want ServicePrincipal", ra.Name, principalType))
+		default:
+			if _, waits := g.WaitsTransitively(img.Workload, ra); !waits {
+				return fmt.Sprintf("AcrPull assignment %s exists but the workload does not depend on it, so pods may start before it does and fail with 401 Unauthorized", ra.Name)
+			}
+			img.Grant = ra
+			return ""
+		}
+	}
+	missing := fmt.Sprintf("no AcrPull role assignment on the registry for the kubelet identity (object id %s) of cluster %s", kubelet, cluster.Name)
+	if len(rejected) > 0 {
+		missing += "; AcrPull assignments that do not serve: " + strings.Join(rejected, "; ")
+	}
+	return missing
+}
+
+// clientIDHint names the usual mistake: the identity's client id given as principal.
+func clientIDHint(g *Graph, cluster *Resource, principal string) string {
+	if clientID, _ := String(cluster.Inputs, "identityProfile.kubeletidentity.clientId"); clientID != "" && clientID == principal {
+		return " (that is the kubelet identity's client id; role assignments need its object id)"
+	}
+	return ""
+}
+
+// targetCluster returns the AKS cluster a Kubernetes provider's kubeconfig points at,
+// matched by API server host, or, where the kubeconfig is unknown, the one cluster
+// the provider depends on.
+func targetCluster(g *Graph, provider *Resource) *Resource {
+	if provider == nil {
+		return nil
+	}
+	clusters := g.OfType(TypeCluster)
+	if kubeconfig, ok := String(provider.Inputs, "kubeconfig"); ok {
+		if host := kubeconfigServerHost(kubeconfig); host != "" {
+			for _, c := range clusters {
+				if fqdn, _ := String(c.Outputs, "fqdn"); strings.EqualFold(fqdn, host) {
+					return c
+				}
+			}
+		}
+		return nil
+	}
+	var found *Resource
+	for _, c := range clusters {
+		if _, ok := g.WaitsTransitively(provider, c); ok {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = c
+		}
+	}
+	return found
+}
+
+// kubeconfigServerHost returns the API server host of a kubeconfig's current context.
+func kubeconfigServerHost(kubeconfig string) string {
+	var kc struct {
+		CurrentContext string `yaml:"current-context"`
+		Contexts       []struct {
+			Name    string
+			Context struct{ Cluster string }
+		}
+		Clusters []struct {
+			Name    string
+			Cluster struct{ Server string }
+		}
+	}
+	if yaml.Unmarshal([]byte(kubeconfig), &kc) != nil {
+		return ""
+	}
+	clusterName := ""
+	for _, c := range kc.Contexts {
+		if c.Name == kc.CurrentContext {
+			clusterName = c.Context.Cluster
+		}
+	}
+	for _, c := range kc.Clusters {
+		if c.Name == clusterName {
+			if u, err := url.Parse(c.Cluster.Server); err == nil {
+				return u.Hostname()
+			}
+		}
+	}
+	return ""
+}
+
+// containerImages lists the images of a workload's containers, init and ephemeral
+// containers included.
+func containerImages(w *Resource, specPath string) []PulledImage {
+	var out []PulledImage
+	for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		v, ok := Lookup(w.Inputs, specPath+"."+list)
+		if !ok || !v.IsArray() {
+			continue
+		}
+		for _, c := range v.ArrayValue() {
+			c = Unsecret(c)
+			if !c.IsObject() {
+				continue
+			}
+			name, _ := String(c.ObjectValue(), "name")
+			image, _ := String(c.ObjectValue(), "image")
+			out = append(out, PulledImage{Workload: w, Container: name, Image: image, Registry: registryHost(image)})
+		}
+	}
+	return out
+}
+
+// registryHost returns the registry part of an image reference, as container
+// runtimes read it: the first path component if it looks like a host, else docker.io.
+func registryHost(image string) string {
+	first, _, found := strings.Cut(image, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}
+
+// Clone returns a copy of g whose resources can be changed without touching g's:
+// their dependency lists and input and output maps are copied (a test that breaks a
+// graph replaces inputs rather than editing nested values in place).
+func (g *Graph) Clone() *Graph {
+	resources := make([]*Resource, len(g.Resources))
+	for i, r := range g.Resources {
+		c := *r
+		c.Inputs = r.Inputs.Copy()
+		c.Outputs = r.Outputs.Copy()
+		c.Dependencies = slices.Clone(r.Dependencies)
+		c.PropertyDependencies = map[string][]string{}
+		for k, v := range r.PropertyDependencies {
+			c.PropertyDependencies[k] = slices.Clone(v)
+		}
+		resources[i] = &c
+	}
+	return newGraph(resources, g.Invokes)
+}
+
+// Remove returns g without r, and without every edge to it.
+func (g *Graph) Remove(r *Resource) *Graph {
+	c := g.Clone()
+	var kept []*Resource
+	for _, x := range c.Resources {
+		if x.URN == r.URN {
+			continue
+		}
+		x.Dependencies = slices.DeleteFunc(x.Dependencies, func(u string) bool { return u == r.URN })
+		for k, v := range x.PropertyDependencies {
+			x.PropertyDependencies[k] = slices.DeleteFunc(v, func(u string) bool { return u == r.URN })
+		}
+		kept = append(kept, x)
+	}
+	return newGraph(kept, c.Invokes)
+}
+
+// With returns a copy of g with more resources.
+func (g *Graph) With(extra ...*Resource) *Graph {
+	c := g.Clone()
+	return newGraph(append(c.Resources, extra...), c.Invokes)
+}
