@@ -1,0 +1,54 @@
+# The project's commands. `make test` is the test command: CI (.ci/run and the
+# GitHub test workflow) runs exactly it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+STACK ?= dev
+GO ?= go
+# Every Go module in the repository: the Pulumi program and the guestbook server
+# (its own module, so the image's build context holds only the server).
+MODULES := . app/guestbook $(patsubst %/go.mod,%,$(wildcard tests/apiserver/go.mod))
+
+.PHONY: help test lint fmt-check vet staticcheck actionlint build preview up plan bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+test: lint ## everything CI checks: lint, then every module's tests
+	$(GO) test ./...
+	cd app/guestbook && $(GO) test -race ./...
+
+lint: fmt-check vet staticcheck actionlint ## gofmt (no drift), go vet, staticcheck, actionlint
+
+fmt-check: ## fail if any Go file is not gofmt-formatted
+	@files="$$(gofmt -l .)"; \
+	if [ -n "$$files" ]; then echo "gofmt would reformat (run gofmt -w):"; echo "$$files"; exit 1; fi
+
+vet: ## go vet every module
+	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...); done
+
+staticcheck: ## staticcheck every module (version pinned in go.mod)
+	@sc="$$($(GO) tool -n staticcheck)"; \
+	for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && "$$sc" ./...); done
+
+actionlint: ## lint the GitHub workflows (version pinned in go.mod)
+	$(GO) tool actionlint
+
+build: ## compile the Pulumi program to bin/guestbook
+	$(GO) build -o bin/guestbook .
+
+preview: ## pulumi preview of $(STACK) with the diff (needs az login and pulumi login)
+	pulumi preview --stack $(STACK) --diff
+
+up: ## pulumi up of $(STACK) (needs az login, pulumi login and Docker)
+	pulumi up --stack $(STACK)
+
+plan: ## show the deploy order without Azure; refresh docs/deploy-order.md and the README graph
+	$(GO) run ./tests/cmd/plan -stack $(STACK)
+
+bench: ## simulated deploy time of the stack's order vs the original one
+	$(GO) test ./tests -run '^$$' -bench DeployTime
+
+clean: ## remove build output
+	rm -rf bin
