@@ -104,15 +104,6 @@ func mustRunGuestbook(t *testing.T, dryRun bool, args GuestbookArgs) guestbookRu
 	return run
 }
 
-func find(t *testing.T, g *stacktest.Graph, typ, name string) *stacktest.Resource {
-	t.Helper()
-	r, err := g.Find(typ, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 type inputCheck struct {
 	path string
 	want any
@@ -134,7 +125,7 @@ func checkInputs(t *testing.T, r *stacktest.Resource, checks []inputCheck) {
 
 func TestImage(t *testing.T) {
 	run := mustRunGuestbook(t, false, devGuestbook)
-	image := find(t, run.g, stacktest.TypeImage, "guestbook-image")
+	image := run.g.Get(t, stacktest.TypeImage, "guestbook-image")
 	server := run.registry.loginServer()
 	checkInputs(t, image, []inputCheck{
 		{"imageName", server + "/guestbook:dev"},
@@ -165,7 +156,7 @@ func TestPreviewAsksAzureForNothing(t *testing.T) {
 	if run.registry.exchanges != 0 {
 		t.Errorf("registry token exchanges in a preview = %d, want 0", run.registry.exchanges)
 	}
-	image := find(t, run.g, stacktest.TypeImage, "guestbook-image")
+	image := run.g.Get(t, stacktest.TypeImage, "guestbook-image")
 	if _, known := stacktest.Value(image.Inputs, "registry.password"); known {
 		t.Error("preview: image registry.password is known, want unknown (no token asked for)")
 	}
@@ -177,9 +168,9 @@ func TestPreviewAsksAzureForNothing(t *testing.T) {
 
 func TestDeployment(t *testing.T) {
 	run := mustRunGuestbook(t, false, devGuestbook)
-	dep := find(t, run.g, stacktest.TypeDeployment, "guestbook-app")
-	image := find(t, run.g, stacktest.TypeImage, "guestbook-image")
-	grant := find(t, run.g, stacktest.TypeRoleAssignment, "acr-pull")
+	dep := run.g.Get(t, stacktest.TypeDeployment, "guestbook-app")
+	image := run.g.Get(t, stacktest.TypeImage, "guestbook-image")
+	grant := run.g.Get(t, stacktest.TypeRoleAssignment, "acr-pull")
 
 	const c = "spec.template.spec.containers[0]."
 	checkInputs(t, dep, []inputCheck{
@@ -259,8 +250,8 @@ func TestDeployment(t *testing.T) {
 
 func TestRedis(t *testing.T) {
 	run := mustRunGuestbook(t, false, devGuestbook)
-	sts := find(t, run.g, stacktest.TypeStatefulSet, "guestbook-redis")
-	svc := find(t, run.g, stacktest.TypeService, "guestbook-redis")
+	sts := run.g.Get(t, stacktest.TypeStatefulSet, "guestbook-redis")
+	svc := run.g.Get(t, stacktest.TypeService, "guestbook-redis")
 	const c = "spec.template.spec.containers[0]."
 	checkInputs(t, sts, []inputCheck{
 		{"metadata.name", "redis"},
@@ -300,7 +291,7 @@ func TestRedis(t *testing.T) {
 		{"spec.ports[0].port", 6379.0},
 		{"spec.selector", map[string]any{"app": "redis"}},
 	})
-	headless := find(t, run.g, stacktest.TypeService, "guestbook-redis-headless")
+	headless := run.g.Get(t, stacktest.TypeService, "guestbook-redis-headless")
 	checkInputs(t, headless, []inputCheck{
 		{"metadata.name", "redis-headless"},
 		{"spec.clusterIP", "None"},
@@ -313,7 +304,7 @@ func TestRedis(t *testing.T) {
 
 func TestNamespaceAndPolicies(t *testing.T) {
 	run := mustRunGuestbook(t, false, devGuestbook)
-	ns := find(t, run.g, stacktest.TypeNamespace, "guestbook-namespace")
+	ns := run.g.Get(t, stacktest.TypeNamespace, "guestbook-namespace")
 	checkInputs(t, ns, []inputCheck{
 		{"metadata.name", "guestbook"},
 		{`metadata.labels["pod-security.kubernetes.io/enforce"]`, "restricted"},
@@ -322,7 +313,7 @@ func TestNamespaceAndPolicies(t *testing.T) {
 	})
 
 	policy := func(name string) *stacktest.Resource {
-		return find(t, run.g, stacktest.TypeNetworkPolicy, "guestbook-"+name)
+		return run.g.Get(t, stacktest.TypeNetworkPolicy, "guestbook-"+name)
 	}
 	checkInputs(t, policy("default-deny"), []inputCheck{
 		{"spec.podSelector", map[string]any{}},
@@ -374,7 +365,7 @@ func TestDisruptionBudget(t *testing.T) {
 			args := devGuestbook
 			args.Replicas = tt.replicas
 			run := mustRunGuestbook(t, false, args)
-			pdb := find(t, run.g, stacktest.TypePDB, "guestbook-app")
+			pdb := run.g.Get(t, stacktest.TypePDB, "guestbook-app")
 			checkInputs(t, pdb, []inputCheck{tt.want, {"spec.selector.matchLabels", map[string]any{"app": "guestbook"}}})
 			if v, ok := stacktest.Value(pdb.Inputs, tt.absent); ok {
 				t.Errorf("PDB %s = %v, want it unset", tt.absent, v)
@@ -396,7 +387,7 @@ func TestServiceAndURL(t *testing.T) {
 			args := devGuestbook
 			args.ServiceType = tt.serviceType
 			run := mustRunGuestbook(t, false, args)
-			svc := find(t, run.g, stacktest.TypeService, "guestbook-app")
+			svc := run.g.Get(t, stacktest.TypeService, "guestbook-app")
 			checkInputs(t, svc, []inputCheck{
 				{"metadata.name", "guestbook"},
 				{"spec.type", tt.serviceType},
@@ -415,7 +406,7 @@ func TestServiceAndURL(t *testing.T) {
 func TestEveryKubernetesResourceUsesTheClusterProvider(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		run := mustRunGuestbook(t, dryRun, devGuestbook)
-		provider := find(t, run.g, stacktest.TypeK8sProvider, "cluster")
+		provider := run.g.Get(t, stacktest.TypeK8sProvider, "cluster")
 		var n int
 		for _, r := range run.g.Resources {
 			if !strings.HasPrefix(r.Type, "kubernetes:") {

@@ -39,15 +39,6 @@ func mustRun(t *testing.T, dryRun bool, args AzureArgs) *stacktest.Graph {
 	return g
 }
 
-func find(t *testing.T, g *stacktest.Graph, typ, name string) *stacktest.Resource {
-	t.Helper()
-	r, err := g.Find(typ, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func output(t *testing.T, r *stacktest.Resource, key string) string {
 	t.Helper()
 	if key == "id" {
@@ -62,13 +53,13 @@ func output(t *testing.T, r *stacktest.Resource, key string) string {
 
 func TestAzureInputs(t *testing.T) {
 	g := mustRun(t, false, devArgs)
-	rg := find(t, g, stacktest.TypeResourceGroup, "guestbook-rg")
-	registry := find(t, g, stacktest.TypeRegistry, "guestbookacr")
-	controlPlane := find(t, g, stacktest.TypeIdentity, "guestbook-control-plane")
-	kubelet := find(t, g, stacktest.TypeIdentity, "guestbook-kubelet")
-	operator := find(t, g, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
-	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
-	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+	rg := g.Get(t, stacktest.TypeResourceGroup, "guestbook-rg")
+	registry := g.Get(t, stacktest.TypeRegistry, "guestbookacr")
+	controlPlane := g.Get(t, stacktest.TypeIdentity, "guestbook-control-plane")
+	kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
+	operator := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
+	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 
 	roleDef := func(role string) string {
 		return "/subscriptions/" + stacktest.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
@@ -161,7 +152,7 @@ func TestAzureKubernetesVersion(t *testing.T) {
 	args := devArgs
 	args.KubernetesVersion = "1.31"
 	g := mustRun(t, false, args)
-	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 	if got, _ := stacktest.String(cluster.Inputs, "kubernetesVersion"); got != "1.31" {
 		t.Errorf("cluster kubernetesVersion = %q, want %q", got, "1.31")
 	}
@@ -169,8 +160,8 @@ func TestAzureKubernetesVersion(t *testing.T) {
 
 func TestAzureKubernetesProvider(t *testing.T) {
 	g := mustRun(t, false, devArgs)
-	provider := find(t, g, stacktest.TypeK8sProvider, "guestbook-k8s")
-	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
+	provider := g.Get(t, stacktest.TypeK8sProvider, "guestbook-k8s")
+	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 
 	if !stacktest.IsSecret(provider.Inputs, "kubeconfig") {
 		t.Errorf("provider kubeconfig is not a secret")
@@ -231,31 +222,16 @@ func TestAzureKubeconfigErrorsAreReturned(t *testing.T) {
 	}
 }
 
-// edges returns every "a waits for b" pair, by type and logical name, so preview and
-// update graphs can be compared even though URNs and ids differ in what is known.
-func edges(g *stacktest.Graph) []string {
-	var out []string
-	for _, r := range g.Resources {
-		for _, u := range g.Prerequisites(r) {
-			if dep := g.ByURN(u); dep != nil {
-				out = append(out, fmt.Sprintf("%s -> %s", r, dep))
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestAzureGraph(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dryRun=%v", dryRun), func(t *testing.T) {
 			g := mustRun(t, dryRun, devArgs)
-			component := find(t, g, "guestbook:infra:Azure", "guestbook")
-			registry := find(t, g, stacktest.TypeRegistry, "guestbookacr")
-			operator := find(t, g, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
-			acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
-			cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
-			kubelet := find(t, g, stacktest.TypeIdentity, "guestbook-kubelet")
+			component := g.Get(t, "guestbook:infra:Azure", "guestbook")
+			registry := g.Get(t, stacktest.TypeRegistry, "guestbookacr")
+			operator := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
+			acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+			cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+			kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
 
 			if !g.Waits(cluster, operator) {
 				t.Errorf("cluster dependencies = %v, want the Managed Identity Operator assignment: AKS refuses the kubelet identity without it", cluster.Dependencies)
@@ -285,7 +261,7 @@ func TestAzureGraph(t *testing.T) {
 		})
 	}
 	t.Run("preview registers the same graph as update", func(t *testing.T) {
-		update, preview := edges(mustRun(t, false, devArgs)), edges(mustRun(t, true, devArgs))
+		update, preview := mustRun(t, false, devArgs).EdgeList(), mustRun(t, true, devArgs).EdgeList()
 		if !slices.Equal(preview, update) {
 			t.Errorf("preview edges differ from update edges\npreview: %v\nupdate:  %v", preview, update)
 		}
@@ -296,7 +272,7 @@ func TestAzurePreviewHasUnknownOutputs(t *testing.T) {
 	// In a first preview nothing computed is known: the role assignments' scope,
 	// principal and name are unknown, and that must not stop the program.
 	g := mustRun(t, true, devArgs)
-	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
 	for _, key := range []string{"scope", "principalId", "roleAssignmentName"} {
 		if v, ok := acrPull.Inputs[resource.PropertyKey(key)]; ok && !v.ContainsUnknowns() {
 			t.Errorf("preview: AcrPull %s = %v, want unknown (the mocks made every computed output unknown)", key, v)

@@ -55,8 +55,8 @@ func TestSimulatedDeployTime(t *testing.T) {
 
 func TestOriginalOrderWaitsForTheCluster(t *testing.T) {
 	orig := stacktest.OriginalOrder(devRun(t, false).Graph)
-	acrPull := find(t, orig, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
-	cluster := find(t, orig, stacktest.TypeCluster, "guestbook-aks")
+	acrPull := orig.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	cluster := orig.Get(t, stacktest.TypeCluster, "guestbook-aks")
 	if !orig.Waits(acrPull, cluster) {
 		t.Error("in the original order AcrPull must wait for the cluster (its kubelet identity came with it)")
 	}

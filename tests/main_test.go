@@ -115,12 +115,3 @@ func mode(dryRun bool) string {
 	}
 	return "update"
 }
-
-func find(t testing.TB, g *stacktest.Graph, typ, name string) *stacktest.Resource {
-	t.Helper()
-	r, err := g.Find(typ, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}

@@ -18,7 +18,7 @@ func TestEveryStackImageCanBePulled(t *testing.T) {
 	for _, p := range proof.Problems {
 		t.Error(p)
 	}
-	acrPull := find(t, g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
 	var proven []string
 	for _, img := range proof.Proven {
 		proven = append(proven, img.Workload.Name+"/"+img.Container)
@@ -46,49 +46,49 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 	dev := devRun(t, false).Graph
 	tests := []struct {
 		name    string
-		break_  func(g *stacktest.Graph) *stacktest.Graph
+		break_  func(t *testing.T, g *stacktest.Graph) *stacktest.Graph
 		want    []string
 		culprit string // the workload the message must name
 	}{
 		{
 			name: "no AcrPull assignment",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				return g.Remove(mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull"))
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				return g.Remove(g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull"))
 			},
 			want: []string{"no AcrPull role assignment on the registry for the kubelet identity"},
 		},
 		{
 			name: "client id instead of object id",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				kubelet := mustFind(g, stacktest.TypeIdentity, "guestbook-kubelet")
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
 				clientID, _ := stacktest.String(kubelet.Outputs, "clientId")
-				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalId"] = resource.NewProperty(clientID)
+				g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalId"] = resource.NewProperty(clientID)
 				return g
 			},
 			want: []string{"grants principal", "that is the kubelet identity's client id; role assignments need its object id"},
 		},
 		{
 			name: "scoped to the resource group",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				rg := mustFind(g, stacktest.TypeResourceGroup, "guestbook-rg")
-				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["scope"] = resource.NewProperty(rg.ID)
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				rg := g.Get(t, stacktest.TypeResourceGroup, "guestbook-rg")
+				g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["scope"] = resource.NewProperty(rg.ID)
 				return g
 			},
 			want: []string{"guestbook-acr-pull is scoped to", "not the registry"},
 		},
 		{
 			name: "principal type User",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalType"] = resource.NewProperty("User")
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull").Inputs["principalType"] = resource.NewProperty("User")
 				return g
 			},
 			want: []string{`principalType "User", want ServicePrincipal`},
 		},
 		{
 			name: "deployment does not wait for the assignment",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				acrPull := mustFind(g, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
-				dep := mustFind(g, stacktest.TypeDeployment, "guestbook-app")
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+				dep := g.Get(t, stacktest.TypeDeployment, "guestbook-app")
 				dep.Dependencies = slices.DeleteFunc(dep.Dependencies, func(u string) bool { return u == acrPull.URN })
 				return g
 			},
@@ -96,8 +96,8 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 		},
 		{
 			name: "a CronJob added without the dependency",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				dep := mustFind(g, stacktest.TypeDeployment, "guestbook-app")
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				dep := g.Get(t, stacktest.TypeDeployment, "guestbook-app")
 				image, _ := stacktest.String(dep.Inputs, "spec.template.spec.containers[0].image")
 				job := &stacktest.Resource{
 					URN:  strings.Replace(dep.URN, "kubernetes:apps/v1:Deployment::guestbook-app", "kubernetes:batch/v1:CronJob::guestbook-cleanup", 1),
@@ -121,8 +121,8 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 		},
 		{
 			name: "workload on the default provider",
-			break_: func(g *stacktest.Graph) *stacktest.Graph {
-				mustFind(g, stacktest.TypeDeployment, "guestbook-app").Provider = ""
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				g.Get(t, stacktest.TypeDeployment, "guestbook-app").Provider = ""
 				return g
 			},
 			want: []string{"default Kubernetes provider"},
@@ -130,7 +130,7 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proof := stacktest.ProvePullPermissions(tt.break_(dev.Clone()))
+			proof := stacktest.ProvePullPermissions(tt.break_(t, dev.Clone()))
 			t.Logf("%s", strings.Join(proof.Problems, "\n"))
 			if len(proof.Problems) == 0 {
 				t.Fatalf("the proof passed a graph with %s", tt.name)
@@ -151,12 +151,4 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 	if p := stacktest.ProvePullPermissions(dev).Problems; len(p) != 0 {
 		t.Errorf("breaking copies changed the dev graph: %v", p)
 	}
-}
-
-func mustFind(g *stacktest.Graph, typ, name string) *stacktest.Resource {
-	r, err := g.Find(typ, name)
-	if err != nil {
-		panic(err)
-	}
-	return r
 }

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -65,7 +64,7 @@ func TestDeployOrder(t *testing.T) {
 	for _, dryRun := range modes() {
 		t.Run(mode(dryRun), func(t *testing.T) {
 			g := devRun(t, dryRun).Graph
-			r := func(typ, name string) *stacktest.Resource { return find(t, g, typ, name) }
+			r := func(typ, name string) *stacktest.Resource { return g.Get(t, typ, name) }
 			registry := r(stacktest.TypeRegistry, "guestbookacr")
 			kubelet := r(stacktest.TypeIdentity, "guestbook-kubelet")
 			operator := r(stacktest.TypeRoleAssignment, "guestbook-mi-operator")
@@ -118,22 +117,8 @@ func TestDeployOrder(t *testing.T) {
 	}
 }
 
-// edgeSet renders a graph's "waits for" edges by type and logical name.
-func edgeSet(g *stacktest.Graph) []string {
-	var out []string
-	for _, r := range g.Resources {
-		for _, u := range g.Prerequisites(r) {
-			if dep := g.ByURN(u); dep != nil {
-				out = append(out, fmt.Sprintf("%s -> %s", r, dep))
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestPreviewPlansTheSameGraphAsUpdate(t *testing.T) {
-	update, preview := edgeSet(devRun(t, false).Graph), edgeSet(devRun(t, true).Graph)
+	update, preview := devRun(t, false).Graph.EdgeList(), devRun(t, true).Graph.EdgeList()
 	if !slices.Equal(preview, update) {
 		t.Errorf("preview and update differ\nonly in preview: %v\nonly in update:  %v", minus(preview, update), minus(update, preview))
 	}
@@ -155,11 +140,11 @@ func minus(a, b []string) []string {
 func TestStackOutputs(t *testing.T) {
 	res := devRun(t, false)
 	g := res.Graph
-	registry := find(t, g, stacktest.TypeRegistry, "guestbookacr")
-	kubelet := find(t, g, stacktest.TypeIdentity, "guestbook-kubelet")
-	cluster := find(t, g, stacktest.TypeCluster, "guestbook-aks")
-	rg := find(t, g, stacktest.TypeResourceGroup, "guestbook-rg")
-	image := find(t, g, stacktest.TypeImage, "guestbook-image")
+	registry := g.Get(t, stacktest.TypeRegistry, "guestbookacr")
+	kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
+	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+	rg := g.Get(t, stacktest.TypeResourceGroup, "guestbook-rg")
+	image := g.Get(t, stacktest.TypeImage, "guestbook-image")
 	out := func(r *stacktest.Resource, key string) string {
 		v, _ := stacktest.String(r.Outputs, key)
 		return v
@@ -211,7 +196,7 @@ func TestClusterIPStackHasNoURL(t *testing.T) {
 	if v, ok := res.Outputs["guestbookUrl"]; ok {
 		t.Errorf("ClusterIP stack exports guestbookUrl = %v; there is no public URL", v)
 	}
-	svc := find(t, res.Graph, stacktest.TypeService, "guestbook-app")
+	svc := res.Graph.Get(t, stacktest.TypeService, "guestbook-app")
 	if got, _ := stacktest.String(svc.Inputs, "spec.type"); got != "ClusterIP" {
 		t.Errorf("guestbook service type = %q, want ClusterIP", got)
 	}
@@ -220,8 +205,8 @@ func TestClusterIPStackHasNoURL(t *testing.T) {
 func TestImagePushUsesTheDeployingIdentity(t *testing.T) {
 	t.Run("update", func(t *testing.T) {
 		res := devRun(t, false)
-		registry := find(t, res.Graph, stacktest.TypeRegistry, "guestbookacr")
-		image := find(t, res.Graph, stacktest.TypeImage, "guestbook-image")
+		registry := res.Graph.Get(t, stacktest.TypeRegistry, "guestbookacr")
+		image := res.Graph.Get(t, stacktest.TypeImage, "guestbook-image")
 		loginServer, _ := stacktest.String(registry.Outputs, "loginServer")
 
 		if n := len(res.Graph.InvokesOf(stacktest.InvokeGetClientToken)); n != 1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -209,4 +210,30 @@ func Path(path []*Resource) string {
 		parts[i] = r.Type + " " + r.Name
 	}
 	return strings.Join(parts, " -> ")
+}
+
+// Get returns the resource of a type with a logical name, or fails the test.
+func (g *Graph) Get(t testing.TB, typ, name string) *Resource {
+	t.Helper()
+	r, err := g.Find(typ, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// EdgeList returns every "waits for" edge as "<type> <name> -> <type> <name>",
+// sorted: graphs of a preview and an update compare equal by it although their
+// ids and many values differ.
+func (g *Graph) EdgeList() []string {
+	var out []string
+	for _, r := range g.Resources {
+		for _, u := range g.Prerequisites(r) {
+			if dep := g.ByURN(u); dep != nil {
+				out = append(out, r.String()+" -> "+dep.String())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
