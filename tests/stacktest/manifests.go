@@ -11,9 +11,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Manifests returns every Kubernetes object the run registered, in registration
-// order, as the provider would send it to the API server (the SDK puts apiVersion
-// and kind among the inputs). Unknown values make it an error: render an update.
+// Manifests returns every Kubernetes object the run registered as the provider would
+// send it to the API server (the SDK puts apiVersion and kind among the inputs), as
+// JSON-like maps with whole numbers as integers (Kubernetes rejects 2.0 for an int32
+// field), namespaces first. Unknown values make it an error: render an update.
 func (g *Graph) Manifests() ([]map[string]any, error) {
 	var out []map[string]any
 	for _, r := range g.Resources {
@@ -23,7 +24,7 @@ func (g *Graph) Manifests() ([]map[string]any, error) {
 		if r.Inputs.ContainsUnknowns() {
 			return nil, fmt.Errorf("%s has unknown inputs; render the manifests of an update, not a preview", r)
 		}
-		obj, ok := plain(resource.NewProperty(r.Inputs)).(map[string]any)
+		obj, ok := integral(plain(resource.NewProperty(r.Inputs))).(map[string]any)
 		if !ok || obj["apiVersion"] == nil || obj["kind"] == nil {
 			return nil, fmt.Errorf("%s has no apiVersion/kind among its inputs", r)
 		}
@@ -43,8 +44,7 @@ func (g *Graph) Manifests() ([]map[string]any, error) {
 	return out, nil
 }
 
-// ManifestsYAML renders Manifests as one multi-document YAML stream, numbers as
-// integers where they are whole (Kubernetes rejects 2.0 for an int32 field).
+// ManifestsYAML renders Manifests as one multi-document YAML stream.
 func (g *Graph) ManifestsYAML() ([]byte, error) {
 	objs, err := g.Manifests()
 	if err != nil {
@@ -52,7 +52,7 @@ func (g *Graph) ManifestsYAML() ([]byte, error) {
 	}
 	var b strings.Builder
 	for _, o := range objs {
-		doc, err := yaml.Marshal(integral(o))
+		doc, err := yaml.Marshal(o)
 		if err != nil {
 			return nil, err
 		}

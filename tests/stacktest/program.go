@@ -32,7 +32,7 @@ func BuildProgram(dir, outDir string) (Program, error) {
 		return Program{}, err
 	}
 	bin := filepath.Join(outDir, project.Name)
-	cmd := exec.Command(goTool(), "build", "-o", bin, ".")
+	cmd := exec.Command(GoCommand(), "build", "-o", bin, ".")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Program{}, fmt.Errorf("go build in %s: %w\n%s", dir, err, out)
@@ -68,7 +68,8 @@ func readSources(dir string) error {
 	})
 }
 
-func goTool() string {
+// GoCommand returns the go command to build with: GOROOT's, else the one on PATH.
+func GoCommand() string {
 	if root := os.Getenv("GOROOT"); root != "" {
 		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
 			return p
