@@ -65,7 +65,8 @@ func DefaultConfig() Config {
 		Replicas: 2,
 		// A namespace of its own, so Pod Security and NetworkPolicies apply to the app alone.
 		Namespace: "guestbook",
-		// "dev" matches the dev stack; CI sets a commit-specific tag.
+		// "dev" matches the dev stack. Reusing a tag is safe: the Deployment runs the
+		// image by digest, so a new push is a new rollout and an old pod never changes.
 		ImageTag: "dev",
 		// LoadBalancer gives the demo a public URL; ClusterIP keeps it private.
 		ServiceType: "LoadBalancer",
