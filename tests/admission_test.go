@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -349,32 +348,21 @@ func admissionServerBinary(t *testing.T) string {
 	return admissionBinary
 }
 
-// readAdmissionServerSources reads the nested module's files and returns the
-// k8s.io/kubernetes version its go.mod requires.
+// readAdmissionServerSources reads the nested module's files (stacktest.ReadSources)
+// and returns the k8s.io/kubernetes version its go.mod requires.
 func readAdmissionServerSources() (string, error) {
-	var version string
-	err := filepath.WalkDir(admissionServerDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if ext := filepath.Ext(path); ext != ".go" && ext != ".mod" && ext != ".sum" {
-			return nil // a binary left by a manual `go build`, say
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if d.Name() == "go.mod" {
-			if m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(b); m != nil {
-				version = string(m[1])
-			}
-		}
-		return nil
-	})
-	if err == nil && version == "" {
-		err = fmt.Errorf("%s/go.mod requires no k8s.io/kubernetes version", admissionServerDir)
+	if err := stacktest.ReadSources(admissionServerDir); err != nil {
+		return "", err
 	}
-	return version, err
+	gomod, err := os.ReadFile(filepath.Join(admissionServerDir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^\s*k8s\.io/kubernetes (v\S+)`).FindSubmatch(gomod)
+	if m == nil {
+		return "", fmt.Errorf("%s/go.mod requires no k8s.io/kubernetes version", admissionServerDir)
+	}
+	return string(m[1]), nil
 }
 
 // admissionCannotDownload tells whether a build failed only because modules could

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
 )
 
 // TestWorkloadPassesKubeScore lints the Kubernetes objects the dev stack declares
@@ -24,7 +26,7 @@ func TestWorkloadPassesKubeScore(t *testing.T) {
 	if err := os.WriteFile(file, manifests, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "tool", "kube-score", "score", "--output-format", "ci", file)
+	cmd := exec.Command(stacktest.GoCommand(), "tool", "kube-score", "score", "--output-format", "ci", file)
 	cmd.Dir = projectDir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

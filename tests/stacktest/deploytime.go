@@ -150,10 +150,9 @@ func SimulateDeploy(g *Graph, d Durations, propagation time.Duration) (Timeline,
 // Identity Operator grant), so the AcrPull assignment can only be made once the
 // cluster exists, and the workload rolls out right after it.
 func OriginalOrder(g *Graph) *Graph {
-	c := g.Clone()
 	var cluster, acrPull *Resource
 	var drop []*Resource
-	for _, r := range c.Resources {
+	for _, r := range g.Resources {
 		switch {
 		case strings.HasSuffix(r.Type, ":ManagedCluster"):
 			cluster = r
@@ -167,9 +166,7 @@ func OriginalOrder(g *Graph) *Graph {
 			}
 		}
 	}
-	for _, r := range drop {
-		c = c.Remove(r)
-	}
+	c := g.Remove(drop...) // a copy, so the rewiring below leaves g alone
 	if cluster != nil && acrPull != nil {
 		a := c.ByURN(acrPull.URN)
 		if !slices.Contains(a.Dependencies, cluster.URN) {

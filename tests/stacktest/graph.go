@@ -136,28 +136,13 @@ func (g *Graph) Waits(from, to *Resource) bool {
 // Prerequisites returns the URNs r directly waits for: its dependencies and its
 // provider. Components among them stand for their children, as in the engine.
 func (g *Graph) Prerequisites(r *Resource) []string {
-	var urns []string
-	add := func(u string) {
-		if dep := g.byURN[u]; dep != nil && !dep.Custom {
-			for _, c := range g.descendants(u) {
-				if !slices.Contains(urns, c) {
-					urns = append(urns, c)
-				}
-			}
-			return
-		}
-		if !slices.Contains(urns, u) {
-			urns = append(urns, u)
-		}
-	}
-	for _, u := range r.Dependencies {
-		add(u)
-	}
+	direct := slices.Clone(r.Dependencies)
 	if r.Provider != "" {
-		add(r.Provider)
+		direct = append(direct, r.Provider)
 	}
+	urns := expand(g, direct)
 	slices.Sort(urns)
-	return urns
+	return slices.Compact(urns)
 }
 
 // descendants returns the custom resources below a component.
@@ -236,4 +221,49 @@ func (g *Graph) EdgeList() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Clone returns a copy of g whose resources can be changed without touching g's:
+// their dependency lists and input and output maps are copied (a test that breaks a
+// graph replaces inputs rather than editing nested values in place).
+func (g *Graph) Clone() *Graph {
+	resources := make([]*Resource, len(g.Resources))
+	for i, r := range g.Resources {
+		c := *r
+		c.Inputs = r.Inputs.Copy()
+		c.Outputs = r.Outputs.Copy()
+		c.Dependencies = slices.Clone(r.Dependencies)
+		c.PropertyDependencies = map[string][]string{}
+		for k, v := range r.PropertyDependencies {
+			c.PropertyDependencies[k] = slices.Clone(v)
+		}
+		resources[i] = &c
+	}
+	return newGraph(resources, g.Invokes)
+}
+
+// Remove returns a copy of g without the given resources and every edge to them.
+func (g *Graph) Remove(rs ...*Resource) *Graph {
+	gone := func(u string) bool {
+		return slices.ContainsFunc(rs, func(r *Resource) bool { return r.URN == u })
+	}
+	c := g.Clone()
+	var kept []*Resource
+	for _, x := range c.Resources {
+		if gone(x.URN) {
+			continue
+		}
+		x.Dependencies = slices.DeleteFunc(x.Dependencies, gone)
+		for k, v := range x.PropertyDependencies {
+			x.PropertyDependencies[k] = slices.DeleteFunc(v, gone)
+		}
+		kept = append(kept, x)
+	}
+	return newGraph(kept, c.Invokes)
+}
+
+// With returns a copy of g with more resources.
+func (g *Graph) With(extra ...*Resource) *Graph {
+	c := g.Clone()
+	return newGraph(append(c.Resources, extra...), c.Invokes)
 }

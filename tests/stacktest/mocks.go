@@ -237,7 +237,7 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 		if ns := str(meta.ObjectValue(), "namespace"); ns != "" {
 			id = ns + "/" + id
 		}
-		if r.Type == TypeService && specString(in, "type") == "LoadBalancer" {
+		if r.Type == TypeService && str(in, "spec.type") == "LoadBalancer" {
 			out["status"] = resource.NewProperty(resource.PropertyMap{
 				"loadBalancer": resource.NewProperty(resource.PropertyMap{
 					"ingress": resource.NewProperty([]resource.PropertyValue{
@@ -287,26 +287,10 @@ func ProviderURN(ref string) string {
 	return ref
 }
 
-// str returns m[k] if it is a known string, else "". Secrets are looked through.
+// str returns the known string at path k in m, else "" (see String).
 func str(m resource.PropertyMap, k string) string {
-	v, ok := m[resource.PropertyKey(k)]
-	if !ok {
-		return ""
-	}
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	if v.IsString() {
-		return v.StringValue()
-	}
-	return ""
-}
-
-func specString(m resource.PropertyMap, k string) string {
-	if spec := m["spec"]; spec.IsObject() {
-		return str(spec.ObjectValue(), k)
-	}
-	return ""
+	s, _ := String(m, k)
+	return s
 }
 
 func nameOr(in resource.PropertyMap, key, fallback string) string {

@@ -28,7 +28,7 @@ func BuildProgram(dir, outDir string) (Program, error) {
 	if err := readYAML(filepath.Join(dir, "Pulumi.yaml"), &project); err != nil {
 		return Program{}, err
 	}
-	if err := readSources(dir); err != nil {
+	if err := ReadSources(dir); err != nil {
 		return Program{}, err
 	}
 	bin := filepath.Join(outDir, project.Name)
@@ -44,11 +44,11 @@ func BuildProgram(dir, outDir string) (Program, error) {
 	return Program{Binary: bin, Dir: abs, Project: project.Name}, nil
 }
 
-// readSources reads every file the build depends on. The program is built by a
-// child process, which `go test` does not watch; files the test process itself
-// opens are part of its cache key, so a cached pass is never reused after main.go,
-// infra/, app/, go.mod or the Pulumi files change.
-func readSources(dir string) error {
+// ReadSources reads every file under dir a build depends on. A test that builds with
+// a child process must call it: `go test` does not watch the child, but files the
+// test process itself opens are part of its cache key, so a cached pass is never
+// reused after a source, go.mod, go.sum or Pulumi file changes.
+func ReadSources(dir string) error {
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -7,7 +7,6 @@ package stacktest
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -243,46 +242,4 @@ func registryHost(image string) string {
 		return first
 	}
 	return "docker.io"
-}
-
-// Clone returns a copy of g whose resources can be changed without touching g's:
-// their dependency lists and input and output maps are copied (a test that breaks a
-// graph replaces inputs rather than editing nested values in place).
-func (g *Graph) Clone() *Graph {
-	resources := make([]*Resource, len(g.Resources))
-	for i, r := range g.Resources {
-		c := *r
-		c.Inputs = r.Inputs.Copy()
-		c.Outputs = r.Outputs.Copy()
-		c.Dependencies = slices.Clone(r.Dependencies)
-		c.PropertyDependencies = map[string][]string{}
-		for k, v := range r.PropertyDependencies {
-			c.PropertyDependencies[k] = slices.Clone(v)
-		}
-		resources[i] = &c
-	}
-	return newGraph(resources, g.Invokes)
-}
-
-// Remove returns g without r, and without every edge to it.
-func (g *Graph) Remove(r *Resource) *Graph {
-	c := g.Clone()
-	var kept []*Resource
-	for _, x := range c.Resources {
-		if x.URN == r.URN {
-			continue
-		}
-		x.Dependencies = slices.DeleteFunc(x.Dependencies, func(u string) bool { return u == r.URN })
-		for k, v := range x.PropertyDependencies {
-			x.PropertyDependencies[k] = slices.DeleteFunc(v, func(u string) bool { return u == r.URN })
-		}
-		kept = append(kept, x)
-	}
-	return newGraph(kept, c.Invokes)
-}
-
-// With returns a copy of g with more resources.
-func (g *Graph) With(extra ...*Resource) *Graph {
-	c := g.Clone()
-	return newGraph(append(c.Resources, extra...), c.Invokes)
 }
