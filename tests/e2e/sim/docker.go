@@ -257,7 +257,9 @@ func (p *DockerProvider) buildAndPush(ctx context.Context, ins resource.Property
 	buildCtx, dockerfile, platform := propStr(build, "context"), propStr(build, "dockerfile"), propStr(build, "platform")
 	ctxDir := p.abs(buildCtx)
 	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("unable to prepare context: path %q not found", buildCtx)
+		// Docker's message, then where the simulator looked: the plugin's working
+		// directory is the engine's choice, not the program's.
+		return nil, fmt.Errorf("unable to prepare context: path %q not found (looked in %s)", buildCtx, p.workDir)
 	}
 	dockerfilePath := p.abs(dockerfile)
 	if _, err := os.Lstat(dockerfilePath); err != nil {
