@@ -1,16 +1,34 @@
 // Command apiserver runs a real Kubernetes API server for tests: the kube-apiserver
 // of k8s.io/kubernetes (the code of the release binary, built in, with its default
 // admission plugins, PodSecurity among them) backed by an embedded etcd, both on
-// loopback, with all state in one directory.
+// loopback, with all state in one directory; with -control-plane, also the
+// kube-controller-manager and kube-scheduler of the same release, so that
+// Deployments get ReplicaSets and Pods, Pods get nodes and namespaces get deleted.
 //
-//	apiserver -dir DIR [-stop-on-stdin-close] [-- extra kube-apiserver flags]
+//	apiserver -dir DIR [-control-plane] [-stop-on-stdin-close] [-- extra kube-apiserver flags]
 //
-// It generates a serving CA and certificate, a service-account signing key and an
-// admin bearer token (group system:masters) in DIR, starts etcd, writes
-// DIR/endpoint.json (see Endpoint) and then runs kube-apiserver until SIGINT or
-// SIGTERM, or, with -stop-on-stdin-close, until its standard input is closed (so
-// it never outlives a test that dies). It then stops the API server, then etcd,
-// and exits. The caller polls /readyz at Endpoint.URL to know when it can serve.
+// It generates a serving CA and certificate, a service-account signing key, an admin
+// bearer token (group system:masters) and DIR/admin.kubeconfig that uses them, starts
+// etcd, writes DIR/endpoint.json (see Endpoint) and then runs kube-apiserver until
+// SIGINT or SIGTERM, or, with -stop-on-stdin-close, until its standard input is
+// closed (so it never outlives a test that dies). It then stops the API server, then
+// etcd, and exits. The caller polls /readyz at Endpoint.URL to know when it can serve.
+//
+// With -control-plane, once the API server is ready it starts kube-controller-manager
+// (every controller enabled by default; see requiredControllers) and kube-scheduler,
+// both with DIR/admin.kubeconfig and without leader election, each as a child process
+// running this same binary (the components register global metrics and flags, so one
+// process cannot hold two), logging to DIR/controller-manager.log and
+// DIR/scheduler.log. When both are healthy it rewrites endpoint.json with
+// controlPlaneReady true and their endpoints; the caller waits for that instead of
+// /readyz. If the API server or a component is not ready within 2 minutes, or a
+// component exits, everything stops and the command fails, naming what it awaited.
+// On shutdown the components are stopped first; they also get SIGTERM if this
+// process dies.
+//
+// Build it as tests/admission_test.go does, with
+// -ldflags "-X k8s.io/component-base/version.gitVersion=v1.X.Y", so that /version
+// names the release: clients such as pulumi-kubernetes read it.
 package main
 
 import (
@@ -31,12 +49,17 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 )
 
@@ -52,9 +75,21 @@ type Endpoint struct {
 	Etcd string `json:"etcd"`
 	// PID is this process's.
 	PID int `json:"pid"`
+	// Kubeconfig is the absolute path of a kubeconfig file with URL, CAFile and Token.
+	Kubeconfig string `json:"kubeconfig"`
+	// ControlPlaneReady is true, with -control-plane only, once kube-controller-manager
+	// and kube-scheduler are healthy (the API server is then ready too).
+	ControlPlaneReady bool `json:"controlPlaneReady,omitempty"`
+	// Components are, with -control-plane and once ControlPlaneReady, the running
+	// components by name: "controller-manager" and "scheduler".
+	Components map[string]ComponentEndpoint `json:"components,omitempty"`
 }
 
 func main() {
+	// A child started by -control-plane: its first argument names the component.
+	if code, ok := runComponent(os.Args[1:]); ok {
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver:", err)
 		os.Exit(1)
@@ -64,8 +99,9 @@ func main() {
 func run() error {
 	dir := flag.String("dir", "", "directory for etcd's data, the generated keys and endpoint.json (required)")
 	stopOnStdin := flag.Bool("stop-on-stdin-close", false, "shut down when standard input is closed")
+	withControlPlane := flag.Bool("control-plane", false, "also run kube-controller-manager and kube-scheduler; endpoint.json says controlPlaneReady when they are")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s -dir DIR [-stop-on-stdin-close] [-- kube-apiserver flags]\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s -dir DIR [-control-plane] [-stop-on-stdin-close] [-- kube-apiserver flags]\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -99,13 +135,18 @@ func run() error {
 		return err
 	}
 	ep := Endpoint{
-		URL:    "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		CAFile: files.caCert,
-		Token:  files.token,
-		Etcd:   etcdURL,
-		PID:    os.Getpid(),
+		URL:        "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		CAFile:     files.caCert,
+		Token:      files.token,
+		Etcd:       etcdURL,
+		PID:        os.Getpid(),
+		Kubeconfig: filepath.Join(abs, "admin.kubeconfig"),
 	}
-	if err := writeJSON(filepath.Join(abs, "endpoint.json"), ep); err != nil {
+	if err := writeKubeconfig(ep.Kubeconfig, ep.URL, ep.CAFile, ep.Token); err != nil {
+		return err
+	}
+	endpointPath := filepath.Join(abs, "endpoint.json")
+	if err := writeJSON(endpointPath, ep); err != nil {
 		return err
 	}
 
@@ -133,20 +174,73 @@ func run() error {
 	}
 	args = append(args, flag.Args()...)
 
+	// Made first: it installs the signal handler that RequestShutdown signals.
+	cmd := app.NewAPIServerCommand()
+	cmd.SetArgs(args)
+
+	var cp *controlPlane // nil without -control-plane; its methods accept nil
+	if *withControlPlane {
+		if cp, err = newControlPlane(abs, files, ep.Kubeconfig, ep.URL); err != nil {
+			return err
+		}
+		// Deferred after etcd, so run before it: the components stop first.
+		defer cp.stop()
+	}
+	// shutdown stops the components, if any, then asks the API server to stop.
+	var shutdownOnce sync.Once
+	shutdown := func() {
+		shutdownOnce.Do(func() {
+			cp.stop()
+			// The command's context is cancelled by its signal handler.
+			genericapiserver.RequestShutdown()
+		})
+	}
+	if cp != nil {
+		// Take SIGINT and SIGTERM from the API server's handler so that the
+		// components stop before it does; a second signal exits at once, as there.
+		signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+		signals := make(chan os.Signal, 2)
+		signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+		go func() {
+			sig := <-signals
+			fmt.Fprintf(os.Stderr, "apiserver: %s, shutting down\n", sig)
+			go shutdown()
+			<-signals
+			os.Exit(1)
+		}()
+	}
+
 	if *stopOnStdin {
 		go func() {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 			fmt.Fprintln(os.Stderr, "apiserver: standard input closed, shutting down")
-			// The command's context is cancelled by its signal handler.
-			genericapiserver.RequestShutdown()
+			shutdown()
 		}()
 	}
 
-	cmd := app.NewAPIServerCommand()
-	cmd.SetArgs(args)
+	if cp != nil {
+		go cp.run(func(components map[string]ComponentEndpoint) error {
+			ready := ep
+			ready.ControlPlaneReady = true
+			ready.Components = components
+			return writeJSON(endpointPath, ready)
+		}, shutdown)
+	}
+
 	err = cmd.Execute()
 	fmt.Fprintln(os.Stderr, "apiserver: kube-apiserver stopped")
-	return err
+	cp.stop()
+	return errors.Join(err, cp.err())
+}
+
+// writeKubeconfig writes a kubeconfig file for the admin token at server.
+func writeKubeconfig(path, server, caFile, token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["apiserver-test"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["admin"] = &clientcmdapi.Context{Cluster: "apiserver-test", AuthInfo: "admin"}
+	cfg.CurrentContext = "admin"
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 type generated struct {
