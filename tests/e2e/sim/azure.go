@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -22,8 +23,16 @@ const AzureVersion = "2.90.0"
 type AzureProvider struct {
 	base
 	// location is the provider's configured region (azure-native:location), the
-	// default location of resources that set none.
+	// default location of resources that set none. The engine configures before
+	// anything else, but RPCs run concurrently, so it is guarded all the same.
+	mu       sync.Mutex
 	location string
+}
+
+func (p *AzureProvider) defaultLocation() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.location
 }
 
 // NewAzureProvider returns the simulated azure-native provider on cloud c.
@@ -37,7 +46,9 @@ func (p *AzureProvider) Configure(_ context.Context, req *pulumirpc.ConfigureReq
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
 	p.location = propStr(args, "location")
+	p.mu.Unlock()
 	return configured(), nil
 }
 
@@ -70,8 +81,8 @@ func (p *AzureProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*
 			news[nameKey] = resource.NewProperty(name)
 		}
 	}
-	if k.Kind != KindRoleAssignment && !present(news, "location") && p.location != "" {
-		news["location"] = resource.NewProperty(p.location)
+	if loc := p.defaultLocation(); k.Kind != KindRoleAssignment && !present(news, "location") && loc != "" {
+		news["location"] = resource.NewProperty(loc)
 	}
 	var failures []*pulumirpc.CheckFailure
 	for _, key := range k.Required {

@@ -273,7 +273,7 @@ func (p *DockerProvider) buildAndPush(ctx context.Context, ins resource.Property
 	buildTime := time.Duration(BuildFraction * float64(total))
 
 	op := p.newOp(OpBuild, ImageToken, "", false)
-	op.Image = imageName
+	op.Name, op.Image = imageName, imageName
 	cd, err := contextDigest(ctxDir, dockerfilePath)
 	if err == nil {
 		err = p.wait(ctx, buildTime, timeout)
@@ -300,7 +300,7 @@ func (p *DockerProvider) buildAndPush(ctx context.Context, ins resource.Property
 	password := propStr(registry, "password")
 	pwSum := sha256.Sum256([]byte(password))
 	push := p.newOp(OpPush, ImageToken, "", false)
-	push.Image, push.Digest, push.Registry = imageName, digest, server
+	push.Name, push.Image, push.Digest, push.Registry = imageName, imageName, digest, server
 	push.Username, push.PasswordSHA256 = propStr(registry, "username"), hex.EncodeToString(pwSum[:])
 	if err := p.pushTo(ctx, server, repo, tag, digest, total-buildTime, timeout); err != nil {
 		return nil, p.finish(push, err)

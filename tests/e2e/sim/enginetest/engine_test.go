@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +24,9 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -131,22 +136,22 @@ func program(contextDir string) pulumi.RunFunc {
 
 func declare(ctx *pulumi.Context, contextDir string) error {
 	maxCount := config.GetInt(ctx, "nodeMaxCount")
-	rg, err := resources.NewResourceGroup(ctx, "guestbook-rg", &resources.ResourceGroupArgs{Location: pulumi.String("japaneast")})
+	rg, err := resources.NewResourceGroup(ctx, "guestbook-rg", &resources.ResourceGroupArgs{Location: pulumi.String("japaneast")}, adopt(ctx, "guestbook-rg")...)
 	if err != nil {
 		return err
 	}
 	registry, err := containerregistry.NewRegistry(ctx, "guestbookacr", &containerregistry.RegistryArgs{
 		ResourceGroupName: rg.Name, Location: rg.Location, Sku: &containerregistry.SkuArgs{Name: pulumi.String("Basic")},
 		AdminUserEnabled: pulumi.Bool(false), AnonymousPullEnabled: pulumi.Bool(false),
-	})
+	}, adopt(ctx, "guestbookacr")...)
 	if err != nil {
 		return err
 	}
-	cp, err := managedidentity.NewUserAssignedIdentity(ctx, "guestbook-control-plane", &managedidentity.UserAssignedIdentityArgs{ResourceGroupName: rg.Name, Location: rg.Location})
+	cp, err := managedidentity.NewUserAssignedIdentity(ctx, "guestbook-control-plane", &managedidentity.UserAssignedIdentityArgs{ResourceGroupName: rg.Name, Location: rg.Location}, adopt(ctx, "guestbook-control-plane")...)
 	if err != nil {
 		return err
 	}
-	kubelet, err := managedidentity.NewUserAssignedIdentity(ctx, "guestbook-kubelet", &managedidentity.UserAssignedIdentityArgs{ResourceGroupName: rg.Name, Location: rg.Location})
+	kubelet, err := managedidentity.NewUserAssignedIdentity(ctx, "guestbook-kubelet", &managedidentity.UserAssignedIdentityArgs{ResourceGroupName: rg.Name, Location: rg.Location}, adopt(ctx, "guestbook-kubelet")...)
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,7 @@ func declare(ctx *pulumi.Context, contextDir string) error {
 		return authorization.NewRoleAssignment(ctx, name, &authorization.RoleAssignmentArgs{
 			RoleAssignmentName: assignmentName, Scope: scope, PrincipalId: principal,
 			PrincipalType: pulumi.String("ServicePrincipal"), RoleDefinitionId: roleDef,
-		})
+		}, adopt(ctx, name)...)
 	}
 	operator, err := grant("guestbook-mi-operator", kubelet.ID().ToStringOutput(), cp.PrincipalId, "f1a07417-d97a-45cb-824c-7a7467783830")
 	if err != nil {
@@ -181,7 +186,8 @@ func declare(ctx *pulumi.Context, contextDir string) error {
 			Name: pulumi.String("system"), Mode: pulumi.String("System"), VmSize: pulumi.String("Standard_D2s_v5"),
 			Count: pulumi.Int(2), MinCount: pulumi.Int(2), MaxCount: pulumi.Int(maxCount), EnableAutoScaling: pulumi.Bool(true),
 		}},
-	}, pulumi.DependsOn([]pulumi.Resource{operator}), pulumi.IgnoreChanges([]string{"agentPoolProfiles[0].count"}))
+	}, append(adopt(ctx, "guestbook-aks"), pulumi.DependsOn([]pulumi.Resource{operator}),
+		pulumi.IgnoreChanges([]string{"agentPoolProfiles[0].count"}))...)
 	if err != nil {
 		return err
 	}
@@ -216,6 +222,16 @@ func declare(ctx *pulumi.Context, contextDir string) error {
 	ctx.Export("kubeconfig", pulumi.ToSecret(kc))
 	ctx.Export("image", image.RepoDigest)
 	ctx.Export("kubeletObjectId", kubelet.PrincipalId)
+	return nil
+}
+
+// adopt returns the import option for the resource named name when config
+// "imports" (a JSON object from logical names to ids) names it.
+func adopt(ctx *pulumi.Context, name string) []pulumi.ResourceOption {
+	var imports map[string]string
+	if err := config.GetObject(ctx, "imports", &imports); err == nil && imports[name] != "" {
+		return []pulumi.ResourceOption{pulumi.Import(pulumi.ID(imports[name]))}
+	}
 	return nil
 }
 
@@ -358,4 +374,181 @@ func TestUnderRealEngine(t *testing.T) {
 	if res, _ := cloud.Resources(); len(res) != 0 {
 		t.Errorf("after destroy the cloud holds %d resources", len(res))
 	}
+}
+
+// A CLI killed while the cluster is being created leaves the create going on in
+// Azure, pending creates in the state and no plugin behind. Importing what Azure
+// holds (through the simulator's Read) lets the stack converge without twins; an
+// update before that would create a second cluster (the engine gives each
+// deployment a new autonaming seed) and fail on a role assignment whose create
+// was caught too (its name is deterministic).
+//
+// `refresh --import-pending-creates` would be the shorter way, but the v3.274.1
+// engine drops the "importing" operations it makes without reading anything.
+func TestKilledCLIRecovers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	st, cloud := setup(t, ctx)
+	if err := cloud.SetLatency(sim.Latency{Scale: 10 * time.Millisecond, Create: map[string]float64{sim.KindCluster: 300}}); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.Up(ctx)
+		done <- err
+	}()
+	var cli int
+	var cluster sim.Resource
+	for deadline := time.Now().Add(2 * time.Minute); cli == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster create never started")
+		}
+		res, err := cloud.Resources()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Kind == sim.KindCluster && r.ProvisioningState == sim.StateCreating {
+				cluster, cli = r, childNamed("pulumi")
+			}
+		}
+	}
+	plugins := descendantsNamed(cli, "pulumi-resource-")
+	if len(plugins) == 0 {
+		t.Error("found no plugin process under the CLI")
+	}
+	if err := syscall.Kill(cli, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("up survived SIGKILL")
+	}
+	for _, pid := range plugins {
+		for deadline := time.Now().Add(10 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("plugin %d outlived the killed CLI", pid)
+				break
+			}
+		}
+	}
+
+	// The killed CLI's lock stays behind: `pulumi cancel` removes it.
+	if err := st.Cancel(ctx); err != nil {
+		t.Fatalf("pulumi cancel: %v", err)
+	}
+	dep, err := st.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state apitype.DeploymentV3
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		t.Fatal(err)
+	}
+	var pending []string
+	for _, op := range state.PendingOperations {
+		if op.Type == apitype.OperationTypeCreating {
+			pending = append(pending, string(op.Resource.URN))
+		}
+	}
+	if _, err := st.Refresh(ctx, optrefresh.ClearPendingCreates()); err != nil {
+		t.Fatalf("refresh --clear-pending-creates: %v", err)
+	}
+	// The program adopts what Azure holds with the import resource option
+	// (`pulumi import` would need the Go language plugin): the engine reads each
+	// and requires the program's inputs to match what it read.
+	imports := map[string]string{}
+	res, err := cloud.Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		for _, urn := range pending {
+			if r.URN == urn {
+				imports[urnName(urn)] = r.ID
+			}
+		}
+	}
+	if imports["guestbook-aks"] != cluster.ID {
+		t.Fatalf("adopting %v: the cluster is not among the pending creates %v", imports, pending)
+	}
+	b, err := json.Marshal(imports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetConfig(ctx, "imports", auto.ConfigValue{Value: string(b)}); err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := st.Up(ctx)
+	if err != nil {
+		t.Fatalf("up adopting %v: %v", imports, err)
+	}
+	if got := (*adopted.Summary.ResourceChanges)["import"]; got != len(imports) {
+		t.Errorf("up imported %d resources, want %d: %v", got, len(imports), *adopted.Summary.ResourceChanges)
+	}
+	if err := st.RemoveConfig(ctx, "imports"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Preview(ctx, optpreview.ExpectNoChanges()); err != nil {
+		t.Errorf("the stack did not converge: %v", err)
+	}
+	if res, _ := cloud.Resources(); len(res) != 7 {
+		t.Errorf("the cloud holds %d resources, want 7 (no twins)", len(res))
+	}
+	if _, err := st.Destroy(ctx); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if res, _ := cloud.Resources(); len(res) != 0 {
+		t.Errorf("after destroy the cloud holds %d resources", len(res))
+	}
+}
+
+func urnName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
+
+// childNamed returns a child process of this one whose command starts with name.
+func childNamed(name string) int {
+	for _, pid := range children(os.Getpid()) {
+		if strings.HasPrefix(comm(pid), name) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// descendantsNamed returns pid's descendants whose command starts with prefix.
+func descendantsNamed(pid int, prefix string) []int {
+	var out []int
+	for _, c := range children(pid) {
+		if strings.HasPrefix(comm(c), prefix[:min(len(prefix), 15)]) {
+			out = append(out, c)
+		}
+		out = append(out, descendantsNamed(c, prefix)...)
+	}
+	return out
+}
+
+func children(parent int) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(parent) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// comm is a process's command name (at most 15 characters).
+func comm(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	return strings.TrimSpace(string(b))
 }
