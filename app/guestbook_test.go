@@ -176,6 +176,7 @@ func TestDeployment(t *testing.T) {
 	checkInputs(t, dep, []inputCheck{
 		{"metadata.name", "guestbook-app"},
 		{"metadata.namespace", "guestbook"},
+		{"metadata.annotations", map[string]any{"pulumi.com/patchForce": "true"}},
 		{"spec.replicas", 2.0},
 		{"spec.selector.matchLabels", map[string]any{"app": "guestbook"}},
 		{"spec.template.metadata.labels.app", "guestbook"},

@@ -55,6 +55,10 @@ type workload struct {
 	Service    *corev1.Service
 }
 
+// patchForceAnnotation makes the Kubernetes provider's server-side apply take
+// ownership of fields another field manager (kubectl) has changed.
+const patchForceAnnotation = "pulumi.com/patchForce"
+
 func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pulumi.ResourceOption) (*workload, error) {
 	probe := func(path string) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
@@ -68,6 +72,11 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 			Name:      pulumi.String(deploymentName),
 			Namespace: args.Namespace,
 			Labels:    appLabels,
+			// The stack owns the replica count. Without forcing, a `kubectl scale`
+			// leaves its field manager on spec.replicas and the next `pulumi up`
+			// fails with a server-side apply conflict instead of restoring it
+			// (found by the rehearsal's drift scenario).
+			Annotations: pulumi.StringMap{patchForceAnnotation: pulumi.String("true")},
 		},
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas:                pulumi.Int(args.Replicas),
