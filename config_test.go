@@ -246,7 +246,7 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		typ string
 		def string
 	}{
-		"acrSku":            {"string", defaults.AcrSku},
+		"acrSku": {"string", defaults.AcrSku},
 		// Numbers are untyped so that the program, not the CLI, checks them: see
 		// the comment in Pulumi.yaml.
 		"nodeCount":         {"", strconv.Itoa(defaults.NodeCount)},
