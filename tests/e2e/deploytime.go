@@ -1,0 +1,189 @@
+// deploytime.go: how long a first deploy takes under the real engine, with
+// Azure's typical create times scaled down, for this stack's order and for the
+// original project's (AcrPull granted only after the cluster exists).
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optremove"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/tests/e2e/sim"
+)
+
+// benchScale is the wall time of one simulated second when measuring: coarse
+// enough that the engine's own overhead (tens of milliseconds a step) stays a
+// few simulated seconds.
+const benchScale = 10 * time.Millisecond
+
+// DeployTime is one measured first deploy.
+type DeployTime struct {
+	Order       string
+	Propagation time.Duration // simulated
+	// RolledOut is the simulated time from the resource group's create to the
+	// end of the Deployment's create (the provider's rollout await).
+	RolledOut time.Duration
+	// Floor is resource group + cluster + rollout: no order can do better.
+	Floor time.Duration
+	// Refused counts pulls the registry refused; HeadStart is how long before the
+	// first pull the AcrPull assignment existed (negative: after).
+	Refused   int
+	HeadStart time.Duration
+}
+
+// Ratio is RolledOut over Floor.
+func (d DeployTime) Ratio() float64 { return float64(d.RolledOut) / float64(d.Floor) }
+
+// MeasureDeployOrder deploys program from scratch once per order and RBAC
+// propagation delay, and destroys it after each.
+func MeasureDeployOrder(t *testing.T, program pulumi.RunFunc, propagations []time.Duration) []DeployTime {
+	ctx := context.Background()
+	h, stop, err := Start(ctx, Options{
+		Repo:          repoRoot(t),
+		Dir:           t.TempDir(),
+		Program:       program,
+		Latency:       sim.Latency{Scale: benchScale, Create: TypicalLatency},
+		PodStartDelay: scaled(TypicalRollout, benchScale),
+		Logf:          t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("starting the rehearsal: %v", err)
+	}
+	t.Cleanup(func() {
+		killStrays(t, h.Tools.BinDir())
+		if err := stop(); err != nil {
+			t.Errorf("stopping: %v", err)
+		}
+	})
+	floor := time.Duration(TypicalLatency["ResourceGroup"]+TypicalLatency["ManagedCluster"])*time.Second + TypicalRollout
+	var rows []DeployTime
+	for _, order := range []struct {
+		name    string
+		program pulumi.RunFunc
+	}{
+		{"this stack", program},
+		{"original (AcrPull after the cluster)", grantAfterCluster(program)},
+	} {
+		for _, p := range propagations {
+			row, err := h.measure(ctx, order.name, order.program, p)
+			if err != nil {
+				t.Fatalf("%s, propagation %s: %v", order.name, p, err)
+			}
+			row.Floor = floor
+			t.Logf("%-38s propagation %5s: rolled out at %6.0f s, %.3f × floor, %d refused pulls, head start %4.0f s",
+				row.Order, p, row.RolledOut.Seconds(), row.Ratio(), row.Refused, row.HeadStart.Seconds())
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// measure runs one first deploy and destroys it.
+func (h *Harness) measure(ctx context.Context, order string, program pulumi.RunFunc, propagation time.Duration) (DeployTime, error) {
+	row := DeployTime{Order: order, Propagation: propagation}
+	h.Pulls.Reset(propagation)
+	name := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	st, err := h.Stack(ctx, name, program)
+	if err != nil {
+		return row, err
+	}
+	defer func() { _ = st.Workspace().RemoveStack(ctx, name, optremove.Force()) }()
+	opsBefore, err := h.Cloud.Operations()
+	if err != nil {
+		return row, err
+	}
+	r := h.Up(ctx, st, "measure")
+	if r.Err != nil {
+		return row, fmt.Errorf("up: %w\n%s", r.Err, r.Diagnostics())
+	}
+	ops, err := h.Cloud.Operations()
+	if err != nil {
+		return row, err
+	}
+	var start, granted time.Time
+	for _, op := range ops[len(opsBefore):] {
+		if op.Kind != sim.OpCreate || op.Preview {
+			continue
+		}
+		if strings.HasSuffix(op.Token, ":ResourceGroup") && start.IsZero() {
+			start = op.Start
+		}
+		if strings.HasSuffix(op.Token, ":RoleAssignment") && strings.Contains(op.URN, "acr-pull") {
+			granted = op.End
+		}
+	}
+	var rolledOut time.Time
+	for _, e := range r.Events {
+		if out := e.ResOutputsEvent; out != nil && strings.HasSuffix(out.Metadata.URN, "kubernetes:apps/v1:Deployment::guestbook-app") {
+			rolledOut = e.Received
+		}
+	}
+	if start.IsZero() || granted.IsZero() || rolledOut.IsZero() {
+		return row, fmt.Errorf("incomplete timeline: resource group %v, AcrPull %v, rollout %v", start, granted, rolledOut)
+	}
+	row.RolledOut = toSimulated(rolledOut.Sub(start), benchScale)
+	var firstPull time.Time
+	for _, a := range h.Pulls.Attempts() {
+		if !strings.Contains(a.Image, ".azurecr.io/") {
+			continue
+		}
+		if firstPull.IsZero() {
+			firstPull = a.At
+		}
+		if !a.Granted {
+			row.Refused++
+		}
+	}
+	if !firstPull.IsZero() {
+		row.HeadStart = toSimulated(firstPull.Sub(granted), benchScale)
+	}
+	if d := h.Destroy(ctx, st, "measure"); d.Err != nil {
+		return row, fmt.Errorf("destroy: %w", d.Err)
+	}
+	return row, nil
+}
+
+func toSimulated(d, scale time.Duration) time.Duration {
+	return time.Duration(float64(d) / float64(scale) * float64(time.Second)).Round(time.Second)
+}
+
+// grantAfterCluster wraps program so the engine sees the original project's
+// order: the AcrPull assignment is made only once the cluster exists (there the
+// kubelet identity was the one AKS creates, known only then). The program itself
+// is unchanged; an engine-side transform holds the assignment's registration
+// until the cluster's credentials are listed, which the program does only once
+// the cluster is created, and then makes it depend on the cluster.
+func grantAfterCluster(program pulumi.RunFunc) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cluster := make(chan pulumi.Resource, 1)
+		if err := ctx.RegisterInvokeTransform(func(_ context.Context, args *pulumi.InvokeTransformArgs) *pulumi.InvokeTransformResult {
+			if strings.HasSuffix(args.Token, ":listManagedClusterUserCredentials") && args.Opts.Parent != nil {
+				select {
+				case cluster <- args.Opts.Parent:
+				default:
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := ctx.RegisterResourceTransform(func(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+			if !strings.HasSuffix(args.Type, ":RoleAssignment") || !strings.HasSuffix(args.Name, "-acr-pull") {
+				return nil
+			}
+			c := <-cluster
+			cluster <- c
+			args.Opts.DependsOn = append(args.Opts.DependsOn, c)
+			return &pulumi.ResourceTransformResult{Props: args.Props, Opts: args.Opts}
+		}); err != nil {
+			return err
+		}
+		return program(ctx)
+	}
+}

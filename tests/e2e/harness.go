@@ -1,0 +1,394 @@
+// Package e2e rehearses the whole stack offline under the real Pulumi engine:
+// the real `pulumi` CLI (built from the module proxy) runs the program through the
+// Go Automation API with the real pulumi-kubernetes provider against a real
+// Kubernetes control plane whose nodes are kwok's. Only Azure and Docker are
+// simulated, at the provider boundary (package sim), together with the parts of
+// Azure a provider does not see: ACR's token exchange (stacktest.FakeRegistry)
+// and a node's image pull (PullGate).
+//
+// The program under test is passed in by the caller (the repository's package
+// main, whose run function cannot be imported): see Rehearse.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/tests/e2e/sim"
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
+)
+
+// Harness is one rehearsal's world: the tools, the simulated cloud and cluster,
+// the fake registry endpoint, and a Pulumi workspace holding a copy of the
+// repository's project files.
+type Harness struct {
+	Tools    Tools
+	Cluster  *Cluster
+	Cloud    *sim.Cloud
+	Registry *stacktest.FakeRegistry
+	Pulls    *PullGate
+	// WorkDir is the project directory the CLI runs in: Pulumi.yaml and the stack
+	// files copied from the repository, app/ linked to it (the image's context).
+	WorkDir string
+	// StateDir is the file backend's directory.
+	StateDir string
+
+	program pulumi.RunFunc
+	env     map[string]string
+	home    string
+	cmd     auto.PulumiCommand
+	outDir  string
+	logf    func(string, ...any)
+
+	mu  sync.Mutex
+	seq int
+}
+
+// Options configure a Harness.
+type Options struct {
+	// Repo is the repository's root.
+	Repo string
+	// Dir holds everything the rehearsal writes (state, logs, the cloud).
+	Dir string
+	// Program is the Pulumi program under test.
+	Program pulumi.RunFunc
+	// Latency is the simulated cloud's.
+	Latency sim.Latency
+	// Propagation is the simulated RBAC propagation delay, in simulated time.
+	Propagation time.Duration
+	// PodStartDelay is a pod's wall time from pulled images to Ready.
+	PodStartDelay time.Duration
+	// OutDir, if set, receives each command's engine events (E2E_OUT).
+	OutDir string
+	Logf   func(string, ...any)
+}
+
+// Start builds the tools and starts the world; stop tears it down.
+func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, err error) {
+	var stops []func() error
+	stop = func() error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i]())
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = stop()
+		}
+	}()
+	h = &Harness{program: opts.Program, outDir: opts.OutDir, logf: opts.Logf}
+
+	if h.Tools, err = BuildTools(ctx, opts.Repo, filepath.Join(opts.Repo, "bin", "e2e"), opts.Logf); err != nil {
+		return nil, stop, err
+	}
+	cluster, stopCluster, err := StartCluster(ctx, h.Tools, filepath.Join(opts.Dir, "cluster"), ClusterOptions{PodStartDelay: opts.PodStartDelay}, opts.Logf)
+	if err != nil {
+		return nil, stop, err
+	}
+	h.Cluster = cluster
+	stops = append(stops, stopCluster)
+
+	cloudDir := filepath.Join(opts.Dir, "cloud")
+	if h.Cloud, err = sim.Open(cloudDir); err != nil {
+		return nil, stop, err
+	}
+	if err := h.Cloud.SetKubeconfig(cluster.Kubeconfig); err != nil {
+		return nil, stop, err
+	}
+	if err := h.Cloud.SetLatency(opts.Latency); err != nil {
+		return nil, stop, err
+	}
+
+	// The program runs in this process (an inline program), so this process's
+	// environment routes its token exchange to the fake registry. It must be set
+	// before the first HTTPS request: Go reads the proxy and the CA file once.
+	if h.Registry, err = stacktest.StartFakeRegistry(opts.Dir); err != nil {
+		return nil, stop, err
+	}
+	stops = append(stops, func() error { h.Registry.Close(); return nil })
+	h.StateDir = filepath.Join(opts.Dir, "state")
+	h.env = map[string]string{
+		"PULUMI_BACKEND_URL":                          "file://" + h.StateDir,
+		"PULUMI_CONFIG_PASSPHRASE":                    "rehearsal",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_SKIP_CONFIRMATIONS":                   "true",
+		"PATH":                                        h.Tools.BinDir() + string(os.PathListSeparator) + os.Getenv("PATH"),
+		sim.EnvDir:                                    cloudDir,
+	}
+	for _, kv := range h.Registry.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		h.env[k] = v
+		if err := os.Setenv(k, v); err != nil {
+			return nil, stop, err
+		}
+	}
+	if err := os.MkdirAll(h.StateDir, 0o700); err != nil {
+		return nil, stop, err
+	}
+
+	h.Pulls = NewPullGate(h.Cloud, cluster.Kube, opts.Latency.Scale, opts.Propagation)
+	gateCtx, cancelGate := context.WithCancel(context.Background())
+	gateDone := make(chan struct{})
+	go func() { h.Pulls.Run(gateCtx, opts.Logf); close(gateDone) }()
+	stops = append(stops, func() error { cancelGate(); <-gateDone; return nil })
+
+	h.home = filepath.Join(opts.Dir, "pulumi-home")
+	if h.WorkDir, err = projectCopy(opts.Repo, filepath.Join(opts.Dir, "project")); err != nil {
+		return nil, stop, err
+	}
+	if h.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: h.Tools.Root, SkipVersionCheck: true}); err != nil {
+		return nil, stop, err
+	}
+	if h.outDir != "" {
+		if err := os.MkdirAll(h.outDir, 0o755); err != nil {
+			return nil, stop, err
+		}
+	}
+	return h, stop, nil
+}
+
+// projectCopy makes a project directory holding copies of the repository's
+// Pulumi.yaml and stack files, so the CLI's own config handling runs on them,
+// and a link to app/, where the image's build context is.
+func projectCopy(repo, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	files, err := filepath.Glob(filepath.Join(repo, "Pulumi*.yaml"))
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, os.Symlink(filepath.Join(repo, "app"), filepath.Join(dir, "app"))
+}
+
+// Stack selects or creates stack name in the project, running program (nil: the
+// harness's program).
+func (h *Harness) Stack(ctx context.Context, name string, program pulumi.RunFunc) (auto.Stack, error) {
+	if program == nil {
+		program = h.program
+	}
+	ws, err := auto.NewLocalWorkspace(ctx,
+		auto.WorkDir(h.WorkDir),
+		auto.Program(program),
+		auto.PulumiHome(h.home),
+		auto.Pulumi(h.cmd),
+		auto.EnvVars(h.env),
+	)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	return auto.UpsertStack(ctx, name, ws)
+}
+
+// CLI runs the pulumi CLI itself in the project directory, with the workspace's
+// environment: for what a user types that the automation API does differently
+// (its stack export shows secrets) or not at all.
+func (h *Harness) CLI(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, h.Tools.Pulumi, append(args, "--non-interactive")...)
+	cmd.Dir = h.WorkDir
+	cmd.Env = os.Environ()
+	for k, v := range h.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PULUMI_HOME="+h.home)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("pulumi %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// Event is an engine event and when this process received it.
+type Event struct {
+	events.EngineEvent
+	Received time.Time
+}
+
+// Result is what one CLI command did.
+type Result struct {
+	Command        string
+	Events         []Event
+	Stdout, Stderr string
+	Err            error
+	Outputs        auto.OutputMap
+	Start, End     time.Time
+}
+
+// Steps returns the URN of every resource step of kind op ("create", "update",
+// "replace", "delete", "same", ...), from the engine's own events.
+func (r Result) Steps(op apitype.OpType) []string {
+	var urns []string
+	for _, e := range r.Events {
+		if e.ResourcePreEvent != nil && e.ResourcePreEvent.Metadata.Op == op {
+			urns = append(urns, e.ResourcePreEvent.Metadata.URN)
+		}
+	}
+	return urns
+}
+
+// Changes returns the resource steps other than "same", as "op type name".
+func (r Result) Changes() []string {
+	var out []string
+	for _, e := range r.Events {
+		if pre := e.ResourcePreEvent; pre != nil && pre.Metadata.Op != apitype.OpSame && pre.Metadata.Op != apitype.OpRead {
+			out = append(out, string(pre.Metadata.Op)+" "+shortURN(pre.Metadata.URN))
+		}
+	}
+	return out
+}
+
+// Diagnostics returns the engine's error and warning messages.
+func (r Result) Diagnostics() string {
+	var b strings.Builder
+	for _, e := range r.Events {
+		if d := e.DiagnosticEvent; d != nil && (d.Severity == "error" || d.Severity == "warning") {
+			fmt.Fprintf(&b, "%s: %s %s\n", d.Severity, shortURN(d.URN), strings.TrimSpace(d.Message))
+		}
+	}
+	return b.String()
+}
+
+// shortURN is "Type name" of a URN, the type without its package and module
+// ("ManagedCluster guestbook-aks"): what a reader recognises.
+func shortURN(urn string) string {
+	parts := strings.Split(urn, "::")
+	if len(parts) < 4 {
+		return urn
+	}
+	types := strings.Split(parts[2], "$")
+	typ := types[len(types)-1]
+	if strings.HasPrefix(typ, "pulumi:providers:") {
+		return typ + " " + parts[3]
+	}
+	return typ[strings.LastIndex(typ, ":")+1:] + " " + parts[3]
+}
+
+// collector gathers a command's events as they arrive.
+type collector struct {
+	ch     chan events.EngineEvent
+	done   chan struct{}
+	events []Event
+}
+
+func newCollector() *collector {
+	c := &collector{ch: make(chan events.EngineEvent), done: make(chan struct{})}
+	go func() {
+		for e := range c.ch {
+			c.events = append(c.events, Event{EngineEvent: e, Received: time.Now()})
+		}
+		close(c.done)
+	}()
+	return c
+}
+
+// wait returns the events once the command has closed the channel; a command
+// that failed before streaming may never open it, hence the bound.
+func (c *collector) wait() []Event {
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+	}
+	return c.events
+}
+
+// Preview runs `pulumi preview`.
+func (h *Harness) Preview(ctx context.Context, st auto.Stack, label string, opts ...optpreview.Option) Result {
+	c := newCollector()
+	r := Result{Command: "preview", Start: time.Now()}
+	res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(c.ch))...)
+	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
+	return h.finish(st, label, r, c, err)
+}
+
+// Up runs `pulumi up`.
+func (h *Harness) Up(ctx context.Context, st auto.Stack, label string, opts ...optup.Option) Result {
+	c := newCollector()
+	r := Result{Command: "up", Start: time.Now()}
+	res, err := st.Up(ctx, append(opts, optup.EventStreams(c.ch))...)
+	r.End, r.Err, r.Stdout, r.Stderr, r.Outputs = time.Now(), err, res.StdOut, res.StdErr, res.Outputs
+	return h.finish(st, label, r, c, err)
+}
+
+// Refresh runs `pulumi refresh`.
+func (h *Harness) Refresh(ctx context.Context, st auto.Stack, label string, opts ...optrefresh.Option) Result {
+	c := newCollector()
+	r := Result{Command: "refresh", Start: time.Now()}
+	res, err := st.Refresh(ctx, append(opts, optrefresh.EventStreams(c.ch))...)
+	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
+	return h.finish(st, label, r, c, err)
+}
+
+// Destroy runs `pulumi destroy`.
+func (h *Harness) Destroy(ctx context.Context, st auto.Stack, label string, opts ...optdestroy.Option) Result {
+	c := newCollector()
+	r := Result{Command: "destroy", Start: time.Now()}
+	res, err := st.Destroy(ctx, append(opts, optdestroy.EventStreams(c.ch))...)
+	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
+	return h.finish(st, label, r, c, err)
+}
+
+// finish completes r with its events and, with E2E_OUT, writes them there as
+// JSON lines, the format of the CLI's --event-log.
+func (h *Harness) finish(st auto.Stack, label string, r Result, c *collector, err error) Result {
+	if err != nil {
+		// The automation API's error carries the CLI's stdout and stderr.
+		r.Stderr = err.Error()
+	}
+	r.Events = c.wait()
+	if h.outDir == "" {
+		return r
+	}
+	h.mu.Lock()
+	h.seq++
+	name := fmt.Sprintf("%02d-%s-%s-%s.json", h.seq, st.Name(), r.Command, label)
+	h.mu.Unlock()
+	f, ferr := os.Create(filepath.Join(h.outDir, name))
+	if ferr != nil {
+		h.logf("E2E_OUT: %v", ferr)
+		return r
+	}
+	defer f.Close()
+	enc := json.NewEncoder(f)
+	for _, e := range r.Events {
+		if err := enc.Encode(e.EngineEvent); err != nil {
+			h.logf("E2E_OUT: %v", err)
+			return r
+		}
+	}
+	return r
+}

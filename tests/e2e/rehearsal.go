@@ -1,0 +1,814 @@
+// rehearsal.go: the scenarios `make e2e` runs through the real CLI, in order, on
+// one simulated cloud and cluster.
+
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optremove"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/tests/e2e/sim"
+	"github.com/guestbook-aks/guestbook/tests/stacktest"
+)
+
+// TypicalLatency is how long Azure and Docker take, in simulated seconds: typical
+// figures for a first deploy in one region.
+var TypicalLatency = map[string]float64{
+	"ResourceGroup":        10,
+	"Registry":             90,
+	"UserAssignedIdentity": 20,
+	"RoleAssignment":       40,
+	"ManagedCluster":       840,
+	"Image":                240,
+}
+
+// TypicalRollout is a guestbook pod's time from pulled image to Ready.
+const TypicalRollout = 120 * time.Second
+
+// rehearsalScale is the wall time of one simulated second in the scenarios: short
+// enough for a quick run, long enough for the registry and cluster creates to
+// overlap measurably and for a CLI to be killed mid-create.
+const rehearsalScale = 2 * time.Millisecond
+
+// scenarioTimeout bounds one CLI command.
+const scenarioTimeout = 5 * time.Minute
+
+// Rehearse runs scenarios 1-9 against program (the repository's run function):
+// each is a subtest, so `go test -v` prints one line per scenario with its result
+// and duration. A failed scenario stops the ones after it: they build on its state.
+func Rehearse(t *testing.T, program pulumi.RunFunc) {
+	repo := repoRoot(t)
+	ctx := context.Background()
+	start := time.Now()
+	h, stop, err := Start(ctx, Options{
+		Repo:          repo,
+		Dir:           t.TempDir(),
+		Program:       program,
+		Latency:       sim.Latency{Scale: rehearsalScale, Create: TypicalLatency},
+		PodStartDelay: scaled(TypicalRollout, rehearsalScale),
+		OutDir:        os.Getenv("E2E_OUT"),
+		Logf:          t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("starting the rehearsal: %v", err)
+	}
+	t.Cleanup(func() {
+		killStrays(t, h.Tools.BinDir())
+		if err := stop(); err != nil {
+			t.Errorf("stopping the rehearsal: %v", err)
+		}
+	})
+	t.Logf("rehearsal ready in %s: pulumi %s, pulumi-kubernetes %s, Kubernetes %s",
+		time.Since(start).Round(time.Second), h.Tools.PulumiVersion, h.Tools.KubernetesProviderVersion, h.Cluster.Version)
+
+	s := &rehearsal{h: h}
+	for _, sc := range []struct {
+		name string
+		run  func(t *testing.T, ctx context.Context)
+	}{
+		{"1_preview_new_stack", s.previewNew},
+		{"2_up", s.up},
+		{"3_up_again_no_changes", s.noChanges},
+		{"4_preview_diff_shows_only_the_change", s.diffs},
+		{"5_drift_refresh_then_up_repairs", s.drift},
+		{"6_bad_config_through_the_cli", s.badConfig},
+		{"7_exported_state_holds_no_credential", s.exportedState},
+		{"8_killed_update_converges", s.killed},
+		{"9_destroy", s.destroy},
+	} {
+		if !t.Run(sc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 3*scenarioTimeout)
+			defer cancel()
+			sc.run(t, ctx)
+		}) {
+			t.Fatalf("scenario %s failed; the ones after it build on its state and are not run", sc.name)
+		}
+	}
+}
+
+// rehearsal is the state the scenarios share.
+type rehearsal struct {
+	h       *Harness
+	dev     auto.Stack
+	planned []string // what the first preview planned to create
+	acrPull sim.Resource
+}
+
+func (s *rehearsal) previewNew(t *testing.T, ctx context.Context) {
+	h := s.h
+	var err error
+	if s.dev, err = h.Stack(ctx, "dev", nil); err != nil {
+		t.Fatal(err)
+	}
+	r := h.Preview(ctx, s.dev, "new")
+	if r.Err != nil {
+		t.Fatalf("preview of a new stack failed: %v", r.Err)
+	}
+	s.planned = shortURNs(r.Steps(apitype.OpCreate))
+	t.Logf("planned creates: %d", len(s.planned))
+	for _, want := range []string{
+		"ResourceGroup guestbook-rg", "Registry guestbookacr", "RoleAssignment guestbook-acr-pull",
+		"ManagedCluster guestbook-aks", "Image guestbook-image", "Deployment guestbook-app",
+		"StatefulSet guestbook-redis", "Service guestbook-app",
+	} {
+		if !slices.Contains(s.planned, want) {
+			t.Errorf("preview does not plan to create %q; planned: %v", want, s.planned)
+		}
+	}
+	ops := s.cloudOps(t)
+	for _, op := range ops {
+		if !op.Preview && op.Kind != sim.OpRead && op.Kind != sim.OpInvoke {
+			t.Errorf("preview made the cloud do %s %s %s: a preview must change nothing", op.Kind, op.Token, op.Name)
+		}
+		if op.Kind == sim.OpInvoke && strings.HasSuffix(op.Token, ":getClientToken") {
+			t.Errorf("preview asked Azure for a token (%s)", op.Token)
+		}
+		if op.Kind == sim.OpBuild || op.Kind == sim.OpPush {
+			t.Errorf("preview ran a docker %s of %s", op.Kind, op.Name)
+		}
+	}
+	if ex := h.Registry.Exchanges(); len(ex) != 0 {
+		t.Errorf("preview exchanged %d registry tokens, want 0", len(ex))
+	}
+	if res, _ := h.Cloud.Resources(); len(res) != 0 {
+		t.Errorf("after a preview the cloud holds %d resources, want 0", len(res))
+	}
+}
+
+func (s *rehearsal) up(t *testing.T, ctx context.Context) {
+	h := s.h
+	r := h.Up(ctx, s.dev, "first")
+	if r.Err != nil {
+		t.Fatalf("up failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	created := shortURNs(r.Steps(apitype.OpCreate))
+	if got, want := sorted(created), sorted(s.planned); !slices.Equal(got, want) {
+		t.Errorf("up created something else than the preview planned:\n got %v\nwant %v", got, want)
+	}
+
+	// Outputs.
+	for _, k := range []string{"resourceGroupName", "registryLoginServer", "clusterName", "kubeletIdentityObjectId", "kubeconfig", "guestbookImage", "guestbookUrl"} {
+		if v, ok := r.Outputs[k]; !ok || v.Value == nil || v.Value == "" {
+			t.Errorf("output %s missing", k)
+		}
+	}
+	if !r.Outputs["kubeconfig"].Secret {
+		t.Errorf("output kubeconfig is not a secret")
+	}
+	if img, _ := r.Outputs["guestbookImage"].Value.(string); !strings.Contains(img, ".azurecr.io/guestbook@sha256:") {
+		t.Errorf("guestbookImage = %q, want <registry>.azurecr.io/guestbook@sha256:...", img)
+	}
+	if got, want := r.Outputs["guestbookUrl"].Value, "http://"+stacktest.LoadBalancerIP; got != want {
+		t.Errorf("guestbookUrl = %v, want %v", got, want)
+	}
+
+	// The order, from the engine's own events.
+	ev := indexEvents(r)
+	acrPull, deployment := ev.urn(t, "RoleAssignment guestbook-acr-pull"), ev.urn(t, "Deployment guestbook-app")
+	operator, cluster := ev.urn(t, "RoleAssignment guestbook-mi-operator"), ev.urn(t, "ManagedCluster guestbook-aks")
+	registry := ev.urn(t, "Registry guestbookacr")
+	if !(ev.done[acrPull] < ev.began[deployment]) {
+		t.Errorf("the Deployment's create began (event %d) before the AcrPull assignment's create finished (event %d)", ev.began[deployment], ev.done[acrPull])
+	}
+	if !(ev.done[operator] < ev.began[cluster]) {
+		t.Errorf("the cluster's create began (event %d) before the Managed Identity Operator grant finished (event %d)", ev.began[cluster], ev.done[operator])
+	}
+	if !(ev.began[registry] < ev.done[cluster] && ev.began[cluster] < ev.done[registry]) {
+		t.Errorf("registry (events %d-%d) and cluster (events %d-%d) creates did not overlap", ev.began[registry], ev.done[registry], ev.began[cluster], ev.done[cluster])
+	}
+
+	// The Kubernetes awaits completed for real: check the objects they awaited.
+	k := h.Cluster.Kube
+	var dep struct {
+		Status struct{ AvailableReplicas, UpdatedReplicas int } `json:"status"`
+	}
+	mustGet(t, k, "/apis/apps/v1/namespaces/guestbook/deployments/guestbook-app", &dep)
+	if dep.Status.AvailableReplicas != 2 {
+		t.Errorf("Deployment available replicas = %d, want 2", dep.Status.AvailableReplicas)
+	}
+	var sts struct {
+		Status struct{ ReadyReplicas int } `json:"status"`
+	}
+	mustGet(t, k, "/apis/apps/v1/namespaces/guestbook/statefulsets/redis", &sts)
+	if sts.Status.ReadyReplicas != 1 {
+		t.Errorf("Redis StatefulSet ready replicas = %d, want 1", sts.Status.ReadyReplicas)
+	}
+	var pvcs list[struct {
+		object
+		Status struct{ Phase string } `json:"status"`
+	}]
+	mustGet(t, k, "/api/v1/namespaces/guestbook/persistentvolumeclaims", &pvcs)
+	if len(pvcs.Items) != 1 || pvcs.Items[0].Status.Phase != "Bound" {
+		t.Errorf("Redis PVCs = %+v, want one Bound", pvcs.Items)
+	}
+
+	// Pulls and the push: nodes never got a 401, and the image was pushed with
+	// the token the registry exchanged for the deploying identity's.
+	for _, a := range h.Pulls.Attempts() {
+		if !a.Granted {
+			t.Errorf("pull of %s for %s refused: %s", a.Image, a.Pod, a.Reason)
+		}
+	}
+	if ex := h.Registry.Exchanges(); len(ex) != 1 {
+		t.Errorf("registry token exchanges = %d, want 1", len(ex))
+	}
+	want := sha256.Sum256([]byte(stacktest.RefreshToken))
+	pushes := 0
+	for _, op := range s.cloudOps(t) {
+		if op.Kind == sim.OpPush && !op.Preview {
+			pushes++
+			if op.PasswordSHA256 != hex.EncodeToString(want[:]) || op.Username != "00000000-0000-0000-0000-000000000000" {
+				t.Errorf("push to %s as %s did not use the exchanged registry token", op.Registry, op.Username)
+			}
+		}
+	}
+	if pushes != 1 {
+		t.Errorf("pushes = %d, want 1", pushes)
+	}
+}
+
+func (s *rehearsal) noChanges(t *testing.T, ctx context.Context) {
+	h := s.h
+	r := h.Up(ctx, s.dev, "again")
+	if r.Err != nil {
+		t.Fatalf("second up failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if ch := r.Changes(); len(ch) != 0 {
+		t.Errorf("second up changed %v, want nothing", ch)
+	}
+	p := h.Preview(ctx, s.dev, "expect-no-changes", optpreview.ExpectNoChanges(), optpreview.Diff())
+	if p.Err != nil {
+		t.Errorf("preview --expect-no-changes failed: %v\n%s", p.Err, p.Changes())
+	}
+}
+
+func (s *rehearsal) diffs(t *testing.T, ctx context.Context) {
+	for _, tc := range []struct {
+		key, value string
+		want       []string
+	}{
+		{"replicas", "3", []string{"update Deployment guestbook-app"}},
+		{"imageTag", "v2", []string{"update Deployment guestbook-app", "update Image guestbook-image"}},
+		{"nodeMaxCount", "5", []string{"update ManagedCluster guestbook-aks"}},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			restore := setConfig(t, ctx, s.dev, map[string]string{tc.key: tc.value})
+			defer restore()
+			r := s.h.Preview(ctx, s.dev, tc.key, optpreview.Diff())
+			if r.Err != nil {
+				t.Fatalf("preview --diff failed: %v\n%s", r.Err, r.Diagnostics())
+			}
+			if got := sorted(r.Changes()); !slices.Equal(got, tc.want) {
+				t.Errorf("preview --diff after %s=%s: got %v, want %v", tc.key, tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+func (s *rehearsal) drift(t *testing.T, ctx context.Context) {
+	h, k := s.h, s.h.Cluster.Kube
+	s.acrPull = s.cloudResource(t, "Microsoft.Authorization/roleAssignments", func(r sim.Resource) bool {
+		return strings.HasSuffix(str(r.Inputs, "roleDefinitionId"), acrPullRoleID)
+	})
+	if err := h.Cloud.DeleteOutOfBand(s.acrPull.ID); err != nil {
+		t.Fatal(err)
+	}
+	// What `kubectl scale deploy/guestbook-app --replicas=1` sends.
+	if err := k.MergePatch(ctx, "/apis/apps/v1/namespaces/guestbook/deployments/guestbook-app/scale?fieldManager=kubectl-scale",
+		map[string]any{"spec": map[string]any{"replicas": 1}}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := h.Refresh(ctx, s.dev, "drift")
+	if r.Err != nil {
+		t.Fatalf("refresh failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	gone, changed := refreshed(r)
+	if want := []string{"RoleAssignment guestbook-acr-pull"}; !slices.Equal(gone, want) {
+		t.Errorf("refresh saw gone: %v, want %v", gone, want)
+	}
+	if !slices.Contains(changed, "Deployment guestbook-app") {
+		t.Errorf("refresh saw changed: %v, want the Deployment among them", changed)
+	}
+
+	u := h.Up(ctx, s.dev, "repair")
+	if u.Err != nil {
+		t.Fatalf("up after refresh failed: %v\n%s", u.Err, u.Diagnostics())
+	}
+	if got, want := sorted(u.Changes()), []string{"create RoleAssignment guestbook-acr-pull", "update Deployment guestbook-app"}; !slices.Equal(got, want) {
+		t.Errorf("up after drift: got %v, want %v", got, want)
+	}
+	again := s.cloudResource(t, "Microsoft.Authorization/roleAssignments", func(r sim.Resource) bool {
+		return strings.HasSuffix(str(r.Inputs, "roleDefinitionId"), acrPullRoleID)
+	})
+	if !strings.EqualFold(again.ID, s.acrPull.ID) {
+		t.Errorf("AcrPull recreated as %s, want the same deterministic name: %s", again.ID, s.acrPull.ID)
+	}
+	var dep struct {
+		Spec   struct{ Replicas int }          `json:"spec"`
+		Status struct{ AvailableReplicas int } `json:"status"`
+	}
+	mustGet(t, k, "/apis/apps/v1/namespaces/guestbook/deployments/guestbook-app", &dep)
+	if dep.Spec.Replicas != 2 || dep.Status.AvailableReplicas != 2 {
+		t.Errorf("Deployment replicas = %d (available %d), want 2 (2)", dep.Spec.Replicas, dep.Status.AvailableReplicas)
+	}
+}
+
+func (s *rehearsal) badConfig(t *testing.T, ctx context.Context) {
+	h := s.h
+	before := len(s.cloudResources(t))
+	for _, tc := range []struct {
+		name   string
+		config map[string]string
+		// want are strings the message a user sees must hold.
+		want []string
+	}{
+		{"non-integer", map[string]string{"nodeCount": "three"},
+			[]string{`guestbook:nodeCount = "three"`, "whole number"}},
+		{"out-of-range", map[string]string{"replicas": "0", "nodeMaxCount": "101"},
+			[]string{`guestbook:replicas = "0"`, `guestbook:nodeMaxCount = "101"`}},
+		{"several-at-once", map[string]string{"nodeCount": "three", "replicas": "51", "acrSku": "Gold", "namespace": "kube-system"},
+			[]string{`guestbook:nodeCount = "three"`, `guestbook:replicas = "51"`, `guestbook:acrSku = "Gold"`, `guestbook:namespace = "kube-system"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := h.Stack(ctx, "bad-"+tc.name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := st.Workspace().RemoveStack(ctx, st.Name(), optremove.Force()); err != nil {
+					t.Errorf("removing stack %s: %v", st.Name(), err)
+				}
+			}()
+			cfg := map[string]string{"azure-native:location": "japaneast"}
+			for k, v := range tc.config {
+				cfg[k] = v
+			}
+			setConfig(t, ctx, st, cfg)
+			r := h.Up(ctx, st, "bad")
+			if r.Err == nil {
+				t.Fatalf("up with %v succeeded, want a configuration error", tc.config)
+			}
+			msg := r.Stderr + r.Stdout + r.Diagnostics()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("the error a user sees does not say %q:\n%s", w, msg)
+				}
+			}
+			if created := r.Steps(apitype.OpCreate); len(created) > 1 || (len(created) == 1 && !strings.HasSuffix(created[0], "pulumi:pulumi:Stack::guestbook-"+st.Name())) {
+				t.Errorf("bad config created %v, want nothing but the stack", created)
+			}
+		})
+	}
+	if after := len(s.cloudResources(t)); after != before {
+		t.Errorf("bad config changed the cloud: %d resources, then %d", before, after)
+	}
+}
+
+func (s *rehearsal) exportedState(t *testing.T, ctx context.Context) {
+	// What `pulumi stack export` prints (the automation API's Export adds
+	// --show-secrets), and what a reader of the backend's bucket gets.
+	b, err := s.h.CLI(ctx, nil, "stack", "export", "--stack", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(s.h.StateDir, ".pulumi", "stacks", "guestbook", "dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := string(b) + string(raw)
+	for what, secret := range map[string]string{
+		"the cluster's bearer token":     s.h.Cluster.Kube.Token,
+		"the kubeconfig":                 "current-context",
+		"the deploying identity's token": sim.AADToken,
+		"the registry token":             stacktest.RefreshToken,
+		"the kubeconfig (its CA field)":  "certificate-authority-data",
+	} {
+		if strings.Contains(state, secret) {
+			t.Errorf("the exported state holds %s in plain text", what)
+		}
+	}
+	if !strings.Contains(state, `"4dabf18193072939515e22adb298388d"`) {
+		t.Errorf("the exported state has no secret value at all: the check above cannot fail")
+	}
+}
+
+func (s *rehearsal) killed(t *testing.T, ctx context.Context) {
+	h := s.h
+	st, err := h.Stack(ctx, "interrupted", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second stack of the project, on its own namespace of the shared cluster.
+	setConfig(t, ctx, st, map[string]string{"azure-native:location": "japaneast", "namespace": "guestbook-interrupted"})
+
+	done := make(chan Result, 1)
+	go func() { done <- h.Up(ctx, st, "killed") }()
+	var pid int
+	if err := waitFor(ctx, "the interrupted stack's cluster create to start", 2*time.Minute, 10*time.Millisecond, func(context.Context) (bool, string, error) {
+		creating := false
+		for _, r := range s.cloudResources(t) {
+			if r.Kind == sim.KindCluster && r.ProvisioningState == sim.StateCreating && strings.HasPrefix(r.URN, "urn:pulumi:interrupted::") {
+				creating = true
+			}
+		}
+		if !creating {
+			return false, "no cluster being created", nil
+		}
+		pid = cliPID(h.Tools.Pulumi)
+		return pid != 0, "no pulumi process", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.Err == nil {
+		t.Fatalf("up survived SIGKILL")
+	}
+	// What the README tells a user to do after an interrupted update.
+	if err := st.Cancel(ctx); err != nil {
+		t.Logf("pulumi cancel: %v", err) // nothing to cancel is fine
+	}
+	dir := t.TempDir()
+	exported, err := h.CLI(ctx, nil, "stack", "export", "--stack", st.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateFile, adopted := filepath.Join(dir, "state.json"), filepath.Join(dir, "adopted.json")
+	if err := os.WriteFile(stateFile, exported, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(repoRoot(t), ".github", "scripts", "adopt-pending-creates.sh")
+	listed, err := exec.CommandContext(ctx, script, stateFile).Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v", script, stateFile, err)
+	}
+	pending := strings.Split(strings.TrimSpace(string(listed)), "\n")
+	if len(pending) == 0 || pending[0] == "" {
+		t.Fatalf("the killed update left no pending create in the state")
+	}
+	args := []string{stateFile, adopted}
+	for _, line := range pending {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("%s printed %q, want URN, type and name", script, line)
+		}
+		// `az resource list --name <name>`: does Azure have it?
+		if found, ok := s.cloudByName(t, f[2]); ok {
+			t.Logf("adopting %s as %s", shortURN(f[0]), found.ID)
+			args = append(args, f[0], found.ID)
+		} else {
+			t.Logf("dropping %s: Azure has no %s", shortURN(f[0]), f[2])
+		}
+	}
+	if out, err := exec.CommandContext(ctx, script, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	if _, err := h.CLI(ctx, nil, "stack", "import", "--stack", st.Name(), "--file", adopted); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Refresh(ctx, st, "adopted"); r.Err != nil {
+		t.Fatalf("refresh after the interrupted update failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if r := h.Up(ctx, st, "converge"); r.Err != nil {
+		t.Fatalf("up after the refresh failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if r := h.Preview(ctx, st, "converged", optpreview.ExpectNoChanges()); r.Err != nil {
+		t.Errorf("the stack did not converge: %v\n%s", r.Err, r.Changes())
+	}
+
+	// No twins: what the cloud holds is exactly what the two stacks' states name.
+	inState := map[string]bool{}
+	for _, stack := range []auto.Stack{s.dev, st} {
+		for _, id := range azureIDs(t, ctx, stack) {
+			inState[strings.ToLower(id)] = true
+		}
+	}
+	for _, r := range s.cloudResources(t) {
+		if !inState[strings.ToLower(r.ID)] {
+			t.Errorf("the cloud holds %s, which no stack knows: a twin left by the interrupted update", r.ID)
+		}
+	}
+
+	if r := h.Destroy(ctx, st, "interrupted"); r.Err != nil {
+		t.Fatalf("destroying the interrupted stack: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
+		t.Errorf("removing stack %s: %v", st.Name(), err)
+	}
+}
+
+func (s *rehearsal) destroy(t *testing.T, ctx context.Context) {
+	h := s.h
+	dep, err := s.dev.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state apitype.DeploymentV3
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		t.Fatal(err)
+	}
+	r := h.Destroy(ctx, s.dev, "all")
+	if r.Err != nil {
+		t.Fatalf("destroy failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	ev := indexEvents(r)
+	deleted := 0
+	for _, res := range state.Resources {
+		if !res.Custom {
+			continue
+		}
+		urn := string(res.URN)
+		if _, ok := ev.began[urn]; !ok {
+			t.Errorf("destroy did not delete %s", shortURN(urn))
+			continue
+		}
+		deleted++
+		deps := append([]string{}, urnsOf(res.Dependencies)...)
+		if res.Provider != "" && !strings.Contains(res.Provider, "::default") {
+			deps = append(deps, stacktest.ProviderURN(res.Provider))
+		}
+		for _, d := range deps {
+			if b, ok := ev.began[d]; ok && !(ev.done[urn] < b) {
+				t.Errorf("%s was deleted (event %d) before %s, which depends on it, was gone (event %d)", shortURN(d), b, shortURN(urn), ev.done[urn])
+			}
+		}
+	}
+	t.Logf("deleted %d resources", deleted)
+	if res := s.cloudResources(t); len(res) != 0 {
+		t.Errorf("after destroy the cloud still holds %d resources, e.g. %s", len(res), res[0].ID)
+	}
+	k := h.Cluster.Kube
+	if err := waitFor(ctx, "the stack's namespaces and volumes to be gone", time.Minute, 100*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		var ns list[object]
+		var pvs list[object]
+		if err := k.Get(ctx, "/api/v1/namespaces", &ns); err != nil {
+			return false, "", err
+		}
+		if err := k.Get(ctx, "/api/v1/persistentvolumes", &pvs); err != nil {
+			return false, "", err
+		}
+		var left []string
+		for _, n := range ns.Items {
+			if strings.HasPrefix(n.Metadata.Name, "guestbook") {
+				left = append(left, "namespace "+n.Metadata.Name)
+			}
+		}
+		for _, pv := range pvs.Items {
+			left = append(left, "volume "+pv.Metadata.Name)
+		}
+		return len(left) == 0, strings.Join(left, ", "), nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+// Helpers.
+
+// eventIndex is when each resource's step began and finished, by event sequence.
+type eventIndex struct {
+	began, done map[string]int
+	urns        map[string]string // "type name" -> URN
+}
+
+func indexEvents(r Result) eventIndex {
+	ix := eventIndex{began: map[string]int{}, done: map[string]int{}, urns: map[string]string{}}
+	for _, e := range r.Events {
+		if pre := e.ResourcePreEvent; pre != nil && pre.Metadata.Op != apitype.OpSame {
+			ix.began[pre.Metadata.URN] = e.Sequence
+			ix.urns[shortURN(pre.Metadata.URN)] = pre.Metadata.URN
+		}
+		if out := e.ResOutputsEvent; out != nil && out.Metadata.Op != apitype.OpSame {
+			ix.done[out.Metadata.URN] = e.Sequence
+		}
+	}
+	return ix
+}
+
+func (ix eventIndex) urn(t *testing.T, short string) string {
+	t.Helper()
+	u, ok := ix.urns[short]
+	if !ok {
+		t.Fatalf("no step for %s in the engine's events", short)
+	}
+	return u
+}
+
+// refreshed returns the resources a refresh found gone and found changed.
+func refreshed(r Result) (gone, changed []string) {
+	// A refresh step's outputs event carries what the refresh found: the
+	// resource gone (delete) or different (update).
+	for _, e := range r.Events {
+		out := e.ResOutputsEvent
+		if out == nil {
+			continue
+		}
+		switch out.Metadata.Op {
+		case apitype.OpDelete:
+			gone = append(gone, shortURN(out.Metadata.URN))
+		case apitype.OpUpdate:
+			changed = append(changed, shortURN(out.Metadata.URN))
+		}
+	}
+	return sorted(gone), sorted(changed)
+}
+
+// setConfig sets stack configuration the way `pulumi config set` does and
+// returns a function that puts back what was there.
+func setConfig(t *testing.T, ctx context.Context, st auto.Stack, cfg map[string]string) (restore func()) {
+	t.Helper()
+	var undo []func() error
+	for k, v := range cfg {
+		if old, err := st.GetConfig(ctx, k); err == nil {
+			undo = append(undo, func() error { return st.SetConfig(ctx, k, old) })
+		} else {
+			undo = append(undo, func() error { return st.RemoveConfig(ctx, k) })
+		}
+		if err := st.SetConfig(ctx, k, auto.ConfigValue{Value: v}); err != nil {
+			t.Fatalf("pulumi config set %s %s: %v", k, v, err)
+		}
+	}
+	return func() {
+		for _, u := range undo {
+			if err := u(); err != nil {
+				t.Errorf("restoring configuration: %v", err)
+			}
+		}
+	}
+}
+
+func (s *rehearsal) cloudOps(t *testing.T) []sim.Operation {
+	t.Helper()
+	ops, err := s.h.Cloud.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+func (s *rehearsal) cloudResources(t *testing.T) []sim.Resource {
+	t.Helper()
+	res, err := s.h.Cloud.Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// cloudResource returns the one resource of armType that match accepts.
+func (s *rehearsal) cloudResource(t *testing.T, armType string, match func(sim.Resource) bool) sim.Resource {
+	t.Helper()
+	var found []sim.Resource
+	for _, r := range s.cloudResources(t) {
+		if strings.EqualFold(r.Type, armType) && match(r) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("found %d %s in the cloud, want 1: %+v", len(found), armType, found)
+	}
+	return found[0]
+}
+
+func (s *rehearsal) cloudByName(t *testing.T, name string) (sim.Resource, bool) {
+	for _, r := range s.cloudResources(t) {
+		if name != "" && strings.EqualFold(r.Name, name) {
+			return r, true
+		}
+	}
+	return sim.Resource{}, false
+}
+
+// azureIDs returns the ids of the stack's azure-native resources.
+func azureIDs(t *testing.T, ctx context.Context, st auto.Stack) []string {
+	t.Helper()
+	dep, err := st.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state apitype.DeploymentV3
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range state.Resources {
+		if r.Custom && strings.HasPrefix(string(r.Type), "azure-native:") && r.ID != "" {
+			ids = append(ids, string(r.ID))
+		}
+	}
+	return ids
+}
+
+func mustGet(t *testing.T, k *Kube, path string, out any) {
+	t.Helper()
+	if err := k.Get(context.Background(), path, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func shortURNs(urns []string) []string {
+	out := make([]string, len(urns))
+	for i, u := range urns {
+		out[i] = shortURN(u)
+	}
+	return out
+}
+
+func urnsOf[T ~string](in []T) []string {
+	out := make([]string, len(in))
+	for i, u := range in {
+		out[i] = string(u)
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func scaled(d, scale time.Duration) time.Duration {
+	return time.Duration(d.Seconds() * float64(scale))
+}
+
+// cliPID returns the pid of a running CLI whose executable is bin, or 0.
+func cliPID(bin string) int {
+	for _, p := range processesOf(filepath.Dir(bin)) {
+		if p.exe == bin {
+			return p.pid
+		}
+	}
+	return 0
+}
+
+type process struct {
+	pid int
+	exe string
+}
+
+// processesOf lists running processes whose executable is in dir.
+func processesOf(dir string) []process {
+	entries, _ := os.ReadDir("/proc")
+	var out []process
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || filepath.Dir(exe) != dir {
+			continue
+		}
+		out = append(out, process{pid: pid, exe: exe})
+	}
+	return out
+}
+
+// killStrays kills what a killed CLI may have left running: plugins outlive the
+// engine that started them unless they watch for it.
+func killStrays(t *testing.T, dir string) {
+	for _, p := range processesOf(dir) {
+		if filepath.Base(p.exe) == "kube-control-plane" || filepath.Base(p.exe) == "kwok" {
+			continue
+		}
+		t.Logf("killing stray %s (pid %d)", filepath.Base(p.exe), p.pid)
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+}
+
+// repoRoot is the repository's root: the directory holding Pulumi.yaml above
+// the test's working directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if fileExists(filepath.Join(d, "Pulumi.yaml")) && fileExists(filepath.Join(d, "go.mod")) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			t.Fatalf("no Pulumi.yaml above %s", dir)
+		}
+	}
+}
