@@ -12,7 +12,7 @@ GO ?= go
 # go.mod does not carry k8s.io/kubernetes).
 MODULES := . app/guestbook tests/apiserver
 
-.PHONY: help test e2e e2e-bench lint fmt-check vet staticcheck actionlint build preview up plan bench clean
+.PHONY: help test e2e e2e-bench lint fmt-check vet staticcheck actionlint build preview up plan clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -61,9 +61,6 @@ up: ## pulumi up of $(STACK) (needs az login, pulumi login and Docker)
 
 plan: ## show the deploy order without Azure; refresh docs/deploy-order.md and the README graph
 	$(GO) run ./tests/cmd/plan -stack $(STACK)
-
-bench: ## simulated deploy time of the stack's order vs the original one
-	$(GO) test ./tests -run '^$$' -bench DeployTime
 
 clean: ## remove build output
 	rm -rf bin

@@ -1,6 +1,8 @@
-// Package tests holds the whole-stack tests: they compile the real program (main.go
-// and everything it imports), run it against mocks the way `pulumi preview` and
-// `pulumi up` run it, and check what the engine receives across both layers.
+// Package tests holds the checks that need the whole program's graph but no
+// engine: the pull-permission proof, Pod Security admission by a real API server,
+// kube-score, the deploy-order document. They compile the real program (main.go
+// and everything it imports) and run it against mocks the way `pulumi up` runs
+// it. The whole stack under the real engine is the rehearsal's (tests/e2e).
 package tests
 
 import (
@@ -105,13 +107,4 @@ func devRun(t testing.TB, dryRun bool) *stacktest.Result {
 		t.Fatalf("dev stack (dryRun=%v) exited %d: %v\n%s", dryRun, res.ExitCode, res.Errors(), res.Stderr)
 	}
 	return res
-}
-
-func modes() []bool { return []bool{false, true} }
-
-func mode(dryRun bool) string {
-	if dryRun {
-		return "preview"
-	}
-	return "update"
 }
