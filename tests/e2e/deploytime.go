@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optremove"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -94,6 +95,9 @@ func (h *Harness) measure(ctx context.Context, order string, program pulumi.RunF
 		return row, err
 	}
 	defer func() { _ = st.Workspace().RemoveStack(ctx, name, optremove.Force()) }()
+	if err := st.SetConfig(ctx, "azure-native:location", auto.ConfigValue{Value: "japaneast"}); err != nil {
+		return row, err
+	}
 	opsBefore, err := h.Cloud.Operations()
 	if err != nil {
 		return row, err
@@ -156,31 +160,23 @@ func toSimulated(d, scale time.Duration) time.Duration {
 // grantAfterCluster wraps program so the engine sees the original project's
 // order: the AcrPull assignment is made only once the cluster exists (there the
 // kubelet identity was the one AKS creates, known only then). The program itself
-// is unchanged; an engine-side transform holds the assignment's registration
-// until the cluster's credentials are listed, which the program does only once
-// the cluster is created, and then makes it depend on the cluster.
+// is unchanged: a stack transformation, run by the SDK as each resource is
+// declared, makes the assignment depend on the cluster, which the program
+// declares after it, through an output resolved when the cluster is declared.
 func grantAfterCluster(program pulumi.RunFunc) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cluster := make(chan pulumi.Resource, 1)
-		if err := ctx.RegisterInvokeTransform(func(_ context.Context, args *pulumi.InvokeTransformArgs) *pulumi.InvokeTransformResult {
-			if strings.HasSuffix(args.Token, ":listManagedClusterUserCredentials") && args.Opts.Parent != nil {
-				select {
-				case cluster <- args.Opts.Parent:
-				default:
-				}
+		cluster, resolve, _ := ctx.NewOutput()
+		deps := cluster.ApplyT(func(c any) []pulumi.Resource {
+			return []pulumi.Resource{c.(pulumi.Resource)}
+		}).(pulumi.ResourceArrayOutput)
+		if err := ctx.RegisterStackTransformation(func(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
+			switch {
+			case strings.HasSuffix(args.Type, ":ManagedCluster"):
+				resolve(args.Resource)
+			case strings.HasSuffix(args.Type, ":RoleAssignment") && strings.HasSuffix(args.Name, "-acr-pull"):
+				return &pulumi.ResourceTransformationResult{Props: args.Props, Opts: append(args.Opts, pulumi.DependsOnInputs(deps))}
 			}
 			return nil
-		}); err != nil {
-			return err
-		}
-		if err := ctx.RegisterResourceTransform(func(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
-			if !strings.HasSuffix(args.Type, ":RoleAssignment") || !strings.HasSuffix(args.Name, "-acr-pull") {
-				return nil
-			}
-			c := <-cluster
-			cluster <- c
-			args.Opts.DependsOn = append(args.Opts.DependsOn, c)
-			return &pulumi.ResourceTransformResult{Props: args.Props, Opts: args.Opts}
 		}); err != nil {
 			return err
 		}
