@@ -67,14 +67,8 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	var stops []func() error
-	stop = func() error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i]())
-		}
-		return errors.Join(errs...)
-	}
+	var stops stoppers
+	stop = stops.stop
 	defer func() {
 		if err != nil {
 			_ = stop()
@@ -86,7 +80,7 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 	if err != nil {
 		return nil, stop, fmt.Errorf("starting the control plane: %w", err)
 	}
-	stops = append(stops, cpStop)
+	stops.add(cpStop)
 
 	var ep controlPlaneEndpoint
 	epFile := filepath.Join(dir, "control-plane", "endpoint.json")
@@ -145,7 +139,7 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 	if err != nil {
 		return nil, stop, fmt.Errorf("starting kwok: %w", err)
 	}
-	stops = append(stops, kwokStop)
+	stops.add(kwokStop)
 
 	if err := c.createPool(ctx); err != nil {
 		return nil, stop, err
@@ -341,4 +335,17 @@ func startProcess(bin, logPath string, viaStdin bool, args ...string) (stop func
 			return fmt.Errorf("%s did not stop within a minute; killed", filepath.Base(bin))
 		}
 	}, nil
+}
+
+// stoppers undo what was started, last first.
+type stoppers []func() error
+
+func (s *stoppers) add(stop func() error) { *s = append(*s, stop) }
+
+func (s *stoppers) stop() error {
+	var errs []error
+	for i := len(*s) - 1; i >= 0; i-- {
+		errs = append(errs, (*s)[i]())
+	}
+	return errors.Join(errs...)
 }

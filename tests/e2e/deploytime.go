@@ -45,23 +45,7 @@ func (d DeployTime) Ratio() float64 { return float64(d.RolledOut) / float64(d.Fl
 // propagation delay, and destroys it after each.
 func MeasureDeployOrder(t *testing.T, program pulumi.RunFunc, propagations []time.Duration) []DeployTime {
 	ctx := context.Background()
-	h, stop, err := Start(ctx, Options{
-		Repo:          repoRoot(t),
-		Dir:           t.TempDir(),
-		Program:       program,
-		Latency:       sim.Latency{Scale: benchScale, Create: TypicalLatency},
-		PodStartDelay: scaled(TypicalRollout, benchScale),
-		Logf:          t.Logf,
-	})
-	if err != nil {
-		t.Fatalf("starting the rehearsal: %v", err)
-	}
-	t.Cleanup(func() {
-		killStrays(t, h.Tools.BinDir())
-		if err := stop(); err != nil {
-			t.Errorf("stopping: %v", err)
-		}
-	})
+	h := startT(t, program, benchScale, "")
 	floor := time.Duration(TypicalLatency["ResourceGroup"]+TypicalLatency["ManagedCluster"])*time.Second + TypicalRollout
 	var rows []DeployTime
 	for _, order := range []struct {

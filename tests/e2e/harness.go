@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,14 +82,8 @@ type Options struct {
 
 // Start builds the tools and starts the world; stop tears it down.
 func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, err error) {
-	var stops []func() error
-	stop = func() error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i]())
-		}
-		return errors.Join(errs...)
-	}
+	var stops stoppers
+	stop = stops.stop
 	defer func() {
 		if err != nil {
 			_ = stop()
@@ -106,7 +99,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 		return nil, stop, err
 	}
 	h.Cluster = cluster
-	stops = append(stops, stopCluster)
+	stops.add(stopCluster)
 
 	cloudDir := filepath.Join(opts.Dir, "cloud")
 	if h.Cloud, err = sim.Open(cloudDir); err != nil {
@@ -125,7 +118,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 	if h.Registry, err = stacktest.StartFakeRegistry(opts.Dir); err != nil {
 		return nil, stop, err
 	}
-	stops = append(stops, func() error { h.Registry.Close(); return nil })
+	stops.add(func() error { h.Registry.Close(); return nil })
 	h.StateDir = filepath.Join(opts.Dir, "state")
 	h.env = map[string]string{
 		"PULUMI_BACKEND_URL":                          "file://" + h.StateDir,
@@ -151,7 +144,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 	gateCtx, cancelGate := context.WithCancel(context.Background())
 	gateDone := make(chan struct{})
 	go func() { h.Pulls.Run(gateCtx, opts.Logf); close(gateDone) }()
-	stops = append(stops, func() error { cancelGate(); <-gateDone; return nil })
+	stops.add(func() error { cancelGate(); <-gateDone; return nil })
 
 	h.home = filepath.Join(opts.Dir, "pulumi-home")
 	if h.WorkDir, err = projectCopy(opts.Repo, filepath.Join(opts.Dir, "project")); err != nil {
@@ -328,38 +321,47 @@ func (c *collector) wait() []Event {
 
 // Preview runs `pulumi preview`.
 func (h *Harness) Preview(ctx context.Context, st auto.Stack, label string, opts ...optpreview.Option) Result {
-	c := newCollector()
-	r := Result{Command: "preview", Start: time.Now()}
-	res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(c.ch))...)
-	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
-	return h.finish(st, label, r, c, err)
+	return h.command(st, "preview", label, func(ch chan<- events.EngineEvent, r *Result) error {
+		res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(ch))...)
+		r.Stdout, r.Stderr = res.StdOut, res.StdErr
+		return err
+	})
 }
 
 // Up runs `pulumi up`.
 func (h *Harness) Up(ctx context.Context, st auto.Stack, label string, opts ...optup.Option) Result {
-	c := newCollector()
-	r := Result{Command: "up", Start: time.Now()}
-	res, err := st.Up(ctx, append(opts, optup.EventStreams(c.ch))...)
-	r.End, r.Err, r.Stdout, r.Stderr, r.Outputs = time.Now(), err, res.StdOut, res.StdErr, res.Outputs
-	return h.finish(st, label, r, c, err)
+	return h.command(st, "up", label, func(ch chan<- events.EngineEvent, r *Result) error {
+		res, err := st.Up(ctx, append(opts, optup.EventStreams(ch))...)
+		r.Stdout, r.Stderr, r.Outputs = res.StdOut, res.StdErr, res.Outputs
+		return err
+	})
 }
 
 // Refresh runs `pulumi refresh`.
 func (h *Harness) Refresh(ctx context.Context, st auto.Stack, label string, opts ...optrefresh.Option) Result {
-	c := newCollector()
-	r := Result{Command: "refresh", Start: time.Now()}
-	res, err := st.Refresh(ctx, append(opts, optrefresh.EventStreams(c.ch))...)
-	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
-	return h.finish(st, label, r, c, err)
+	return h.command(st, "refresh", label, func(ch chan<- events.EngineEvent, r *Result) error {
+		res, err := st.Refresh(ctx, append(opts, optrefresh.EventStreams(ch))...)
+		r.Stdout, r.Stderr = res.StdOut, res.StdErr
+		return err
+	})
 }
 
 // Destroy runs `pulumi destroy`.
 func (h *Harness) Destroy(ctx context.Context, st auto.Stack, label string, opts ...optdestroy.Option) Result {
+	return h.command(st, "destroy", label, func(ch chan<- events.EngineEvent, r *Result) error {
+		res, err := st.Destroy(ctx, append(opts, optdestroy.EventStreams(ch))...)
+		r.Stdout, r.Stderr = res.StdOut, res.StdErr
+		return err
+	})
+}
+
+// command runs one CLI command through run, collecting its engine events.
+func (h *Harness) command(st auto.Stack, command, label string, run func(chan<- events.EngineEvent, *Result) error) Result {
 	c := newCollector()
-	r := Result{Command: "destroy", Start: time.Now()}
-	res, err := st.Destroy(ctx, append(opts, optdestroy.EventStreams(c.ch))...)
-	r.End, r.Err, r.Stdout, r.Stderr = time.Now(), err, res.StdOut, res.StdErr
-	return h.finish(st, label, r, c, err)
+	r := Result{Command: command, Start: time.Now()}
+	r.Err = run(c.ch, &r)
+	r.End = time.Now()
+	return h.finish(st, label, r, c, r.Err)
 }
 
 // finish completes r with its events and, with E2E_OUT, writes them there as

@@ -54,27 +54,9 @@ const scenarioTimeout = 5 * time.Minute
 // each is a subtest, so `go test -v` prints one line per scenario with its result
 // and duration. A failed scenario stops the ones after it: they build on its state.
 func Rehearse(t *testing.T, program pulumi.RunFunc) {
-	repo := repoRoot(t)
 	ctx := context.Background()
 	start := time.Now()
-	h, stop, err := Start(ctx, Options{
-		Repo:          repo,
-		Dir:           t.TempDir(),
-		Program:       program,
-		Latency:       sim.Latency{Scale: rehearsalScale, Create: TypicalLatency},
-		PodStartDelay: scaled(TypicalRollout, rehearsalScale),
-		OutDir:        os.Getenv("E2E_OUT"),
-		Logf:          t.Logf,
-	})
-	if err != nil {
-		t.Fatalf("starting the rehearsal: %v", err)
-	}
-	t.Cleanup(func() {
-		killStrays(t, h.Tools.BinDir())
-		if err := stop(); err != nil {
-			t.Errorf("stopping the rehearsal: %v", err)
-		}
-	})
+	h := startT(t, program, rehearsalScale, os.Getenv("E2E_OUT"))
 	t.Logf("rehearsal ready in %s: pulumi %s, pulumi-kubernetes %s, Kubernetes %s",
 		time.Since(start).Round(time.Second), h.Tools.PulumiVersion, h.Tools.KubernetesProviderVersion, h.Cluster.Version)
 
@@ -101,6 +83,30 @@ func Rehearse(t *testing.T, program pulumi.RunFunc) {
 			t.Fatalf("scenario %s failed; the ones after it build on its state and are not run", sc.name)
 		}
 	}
+}
+
+// startT starts a world for test t at the given time scale; it stops with t.
+func startT(t *testing.T, program pulumi.RunFunc, scale time.Duration, outDir string) *Harness {
+	t.Helper()
+	h, stop, err := Start(context.Background(), Options{
+		Repo:          repoRoot(t),
+		Dir:           t.TempDir(),
+		Program:       program,
+		Latency:       sim.Latency{Scale: scale, Create: TypicalLatency},
+		PodStartDelay: scaled(TypicalRollout, scale),
+		OutDir:        outDir,
+		Logf:          t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("starting the rehearsal: %v", err)
+	}
+	t.Cleanup(func() {
+		killStrays(t, h.Tools.BinDir())
+		if err := stop(); err != nil {
+			t.Errorf("stopping the rehearsal: %v", err)
+		}
+	})
+	return h
 }
 
 // rehearsal is the state the scenarios share.
@@ -442,6 +448,19 @@ func (s *rehearsal) killed(t *testing.T, ctx context.Context) {
 	}
 	if r := <-done; r.Err == nil {
 		t.Fatalf("up survived SIGKILL")
+	}
+	// The simulated providers die with the CLI that started them, as a real
+	// plugin whose engine is gone should; none may go on writing to the cloud.
+	if err := waitFor(ctx, "the killed CLI's simulated providers to exit", 30*time.Second, 50*time.Millisecond, func(context.Context) (bool, string, error) {
+		var left []string
+		for _, p := range processesOf(h.Tools.BinDir()) {
+			if b := filepath.Base(p.exe); b == "pulumi-resource-azure-native" || b == "pulumi-resource-docker" {
+				left = append(left, fmt.Sprintf("%s (pid %d)", b, p.pid))
+			}
+		}
+		return len(left) == 0, strings.Join(left, ", "), nil
+	}); err != nil {
+		t.Error(err)
 	}
 	// What the README tells a user to do after an interrupted update.
 	if err := st.Cancel(ctx); err != nil {
