@@ -3,15 +3,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/guestbook-aks/guestbook/infra"
 )
 
 // Config is the whole stack's configuration. Keys live in the project's namespace
@@ -28,6 +33,26 @@ type Config struct {
 	ImageTag          string // guestbook:imageTag
 	ServiceType       string // guestbook:serviceType
 	RedisImage        string // guestbook:redisImage
+
+	// ClusterAdmins are the Entra principals (users, groups, service principals)
+	// granted "Azure Kubernetes Service RBAC Cluster Admin": with local accounts
+	// disabled, the only way into the cluster. The deploying identity is one of them.
+	ClusterAdmins []infra.Principal // guestbook:clusterAdmins
+	// AvailabilityZones spread the node pool; empty means no zone pinning.
+	AvailabilityZones []string // guestbook:availabilityZones
+	// APIServerAuthorizedIPRanges restrict who reaches the API server; empty means anyone
+	// (still behind Entra ID authentication).
+	APIServerAuthorizedIPRanges []string // guestbook:apiServerAuthorizedIpRanges
+	// Protect marks the resource group, registry and cluster protected: `pulumi destroy`
+	// and replacements stop at them until unprotected.
+	Protect bool // guestbook:protect
+
+	// Stack is the stack's name; a stack named prod must meet the production rules.
+	Stack string
+
+	// unparsed holds the keys whose raw value did not parse; their rules are
+	// skipped because the parse error already names the key.
+	unparsed map[string]bool
 }
 
 // Configuration keys, as users type them in `pulumi config set`.
@@ -43,7 +68,14 @@ const (
 	keyImageTag          = "guestbook:imageTag"
 	keyServiceType       = "guestbook:serviceType"
 	keyRedisImage        = "guestbook:redisImage"
+	keyClusterAdmins     = "guestbook:clusterAdmins"
+	keyZones             = "guestbook:availabilityZones"
+	keyAuthorizedIPs     = "guestbook:apiServerAuthorizedIpRanges"
+	keyProtect           = "guestbook:protect"
 )
+
+// prodStack is the stack the production rules apply to (Pulumi.prod.yaml).
+const prodStack = "prod"
 
 // DefaultConfig returns the defaults of every key that has one. Pulumi.yaml declares
 // the same defaults (a test keeps the two equal) so `pulumi config` shows them.
@@ -89,14 +121,22 @@ func (e *FieldError) Error() string {
 // LoadConfig reads the stack's configuration from ctx and validates it. The error,
 // if any, lists every problem at once.
 func LoadConfig(ctx *pulumi.Context) (Config, error) {
-	return parseConfig(func(key string) string { return config.Get(ctx, key) })
+	return parseConfig(ctx.Stack(), func(key string) string { return config.Get(ctx, key) })
 }
 
 // parseConfig builds a Config from raw values (lookup returns "" for an unset key),
 // applying defaults, then validates it. Parse and rule errors are reported together.
-func parseConfig(lookup func(key string) string) (Config, error) {
+func parseConfig(stack string, lookup func(key string) string) (Config, error) {
 	cfg := DefaultConfig()
+	cfg.Stack = stack
 	var errs []error
+	unparsed := func(key, v, rule string) {
+		if cfg.unparsed == nil {
+			cfg.unparsed = map[string]bool{}
+		}
+		cfg.unparsed[key] = true
+		errs = append(errs, &FieldError{Key: key, Value: v, Rule: rule})
+	}
 	str := func(key string, dst *string) {
 		if v := lookup(key); v != "" {
 			*dst = v
@@ -116,6 +156,43 @@ func parseConfig(lookup func(key string) string) (Config, error) {
 		}
 		*dst = n
 	}
+	// Lists arrive as JSON (`pulumi config set --path 'key[0]' value` writes a
+	// YAML list); elements may be strings or numbers (zones are often typed as 1).
+	list := func(key string, dst *[]string) {
+		v := lookup(key)
+		if v == "" {
+			return
+		}
+		var raw []any
+		if err := json.Unmarshal([]byte(v), &raw); err != nil {
+			unparsed(key, v, fmt.Sprintf("must be a list: pulumi config set --path '%s[0]' <value>", strings.TrimPrefix(key, "guestbook:")))
+			return
+		}
+		out := make([]string, 0, len(raw))
+		for _, e := range raw {
+			switch e := e.(type) {
+			case string:
+				out = append(out, e)
+			case float64:
+				out = append(out, strconv.FormatFloat(e, 'f', -1, 64))
+			default:
+				out = append(out, fmt.Sprint(e))
+			}
+		}
+		*dst = out
+	}
+	boolean := func(key string, dst *bool) {
+		v := lookup(key)
+		if v == "" {
+			return
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, &FieldError{Key: key, Value: v, Rule: "must be true or false"})
+			return
+		}
+		*dst = b
+	}
 
 	str(keyLocation, &cfg.Location)
 	str(keyAcrSku, &cfg.AcrSku)
@@ -128,10 +205,24 @@ func parseConfig(lookup func(key string) string) (Config, error) {
 	str(keyImageTag, &cfg.ImageTag)
 	str(keyServiceType, &cfg.ServiceType)
 	str(keyRedisImage, &cfg.RedisImage)
+	if v := lookup(keyClusterAdmins); v != "" {
+		if err := json.Unmarshal([]byte(v), &cfg.ClusterAdmins); err != nil {
+			cfg.ClusterAdmins = nil
+			unparsed(keyClusterAdmins, v, "must be a list of {objectId, type}: pulumi config set --path 'clusterAdmins[0].objectId' <id> "+
+				"and --path 'clusterAdmins[0].type' User|Group|ServicePrincipal")
+		}
+	}
+	list(keyZones, &cfg.AvailabilityZones)
+	list(keyAuthorizedIPs, &cfg.APIServerAuthorizedIPRanges)
+	boolean(keyProtect, &cfg.Protect)
 
 	errs = append(errs, cfg.problems()...)
 	if len(errs) > 0 {
 		return Config{}, &ConfigError{Problems: errs}
+	}
+	// Object ids are case-insensitive; one spelling keeps assignment names stable.
+	for i := range cfg.ClusterAdmins {
+		cfg.ClusterAdmins[i].ObjectID = strings.ToLower(cfg.ClusterAdmins[i].ObjectID)
 	}
 	return cfg, nil
 }
@@ -230,11 +321,92 @@ func (c Config) problems() []error {
 	if rule := checkPinnedImage(c.RedisImage); rule != "" {
 		fail(keyRedisImage, c.RedisImage, rule)
 	}
+	errs = append(errs, c.accessProblems()...)
+	errs = append(errs, c.zoneProblems(countOK)...)
 	return errs
 }
 
+// accessProblems checks who may reach the cluster: its Entra admins and, in prod,
+// the networks its API server answers.
+func (c Config) accessProblems() []error {
+	var errs []error
+	fail := func(key, value, rule string) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
+	}
+	if len(c.ClusterAdmins) == 0 && !c.unparsed[keyClusterAdmins] {
+		fail(keyClusterAdmins, "[]", "must list at least one Entra principal: local accounts are disabled, so "+
+			"nobody else can administer the cluster, and the deploying identity must be among them "+
+			"(az ad signed-in-user show --query id -o tsv)")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.ClusterAdmins {
+		key := fmt.Sprintf("%s[%d]", keyClusterAdmins, i)
+		id := p.ObjectID
+		switch u, err := uuid.Parse(id); {
+		case err != nil || u.String() != strings.ToLower(id):
+			fail(key+".objectId", id, "must be an Entra object id: a GUID like 00000000-0000-0000-0000-000000000000 (an object id, not a name, UPN or client id)")
+		case seen[u.String()]:
+			fail(key+".objectId", id, "is listed twice")
+		default:
+			seen[u.String()] = true
+		}
+		// ARM refuses an assignment whose principalType is not the principal's.
+		if !slices.Contains(infra.PrincipalTypes, p.Type) {
+			fail(key+".type", p.Type, "must be one of "+strings.Join(infra.PrincipalTypes, ", ")+": the principal's type in Entra ID")
+		}
+	}
+	for i, r := range c.APIServerAuthorizedIPRanges {
+		key := fmt.Sprintf("%s[%d]", keyAuthorizedIPs, i)
+		p, err := netip.ParsePrefix(r)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			fail(key, r, "must be an IPv4 CIDR, e.g. 203.0.113.0/24 (AKS authorizes IPv4 ranges only)")
+		case p.Masked() != p:
+			fail(key, r, fmt.Sprintf("must have no host bits set: did you mean %s?", p.Masked()))
+		}
+	}
+	if c.Stack == prodStack && len(c.APIServerAuthorizedIPRanges) == 0 && !c.unparsed[keyAuthorizedIPs] {
+		fail(keyAuthorizedIPs, "", "must list the networks allowed to reach the API server in the prod stack "+
+			"(the deploying runner's egress among them)")
+	}
+	return errs
+}
+
+// zoneProblems checks the node pool's zones; countOK says nodeCount itself is valid.
+func (c Config) zoneProblems(countOK bool) []error {
+	var errs []error
+	fail := func(key, value, rule string) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
+	}
+	seen := map[string]bool{}
+	for i, z := range c.AvailabilityZones {
+		key := fmt.Sprintf("%s[%d]", keyZones, i)
+		switch {
+		case z != "1" && z != "2" && z != "3":
+			fail(key, z, "must be an Azure availability zone: 1, 2 or 3")
+		case seen[z]:
+			fail(key, z, "is listed twice")
+		}
+		seen[z] = true
+	}
+	if c.Stack != prodStack {
+		return errs
+	}
+	if len(c.AvailabilityZones) < 2 && !c.unparsed[keyZones] {
+		fail(keyZones, strings.Join(c.AvailabilityZones, ","), "must list at least 2 zones in the prod stack, so losing a zone leaves nodes running")
+	}
+	if countOK && c.NodeCount < 3 {
+		fail(keyNodeCount, strconv.Itoa(c.NodeCount), "must be at least 3 in the prod stack")
+	}
+	return errs
+}
+
+// cacheableRegistries are the upstream registries ACR's artifact cache pulls from.
+var cacheableRegistries = []string{"docker.io", "mcr.microsoft.com", "ghcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws"}
+
 // checkPinnedImage returns the rule ref breaks, or "" if it is a valid image
-// reference pinned by an explicit tag other than latest, or by digest.
+// reference on a registry the stack's registry can cache, pinned by an explicit
+// tag other than latest, or by digest.
 func checkPinnedImage(ref string) string {
 	m := imageRefRE.FindStringSubmatch(ref)
 	if m == nil {
@@ -246,6 +418,49 @@ func checkPinnedImage(ref string) string {
 		return "must name an explicit tag or digest: an untagged image means latest"
 	case tag == "latest":
 		return "must not use the latest tag: pin a version or a digest"
+	case !slices.Contains(cacheableRegistries, upstreamOf(ref).registry):
+		return "must come from a registry the stack's registry can cache (" + strings.Join(cacheableRegistries, ", ") +
+			"): pods pull it through the stack's registry"
 	}
 	return ""
+}
+
+type upstream struct {
+	infra.UpstreamImage
+	registry string
+}
+
+// upstreamOf splits a valid image reference the way container runtimes read it:
+// no registry host means Docker Hub, and a one-part Docker Hub path is library/.
+func upstreamOf(ref string) upstream {
+	m := imageRefRE.FindStringSubmatch(ref)
+	host, path := m[imageRefRE.SubexpIndex("host")], m[imageRefRE.SubexpIndex("path")]
+	// The grammar takes a first component without a dot, colon or "localhost" as
+	// a path, which is how runtimes read "redis" in "redis:7".
+	if host != "" && !strings.ContainsAny(host, ".:") && host != "localhost" {
+		host, path = "", host+"/"+path
+	}
+	if host == "" || host == "index.docker.io" {
+		host = "docker.io"
+	}
+	if host == "docker.io" && !strings.Contains(path, "/") {
+		path = "library/" + path
+	}
+	var pin string
+	if tag := m[imageRefRE.SubexpIndex("tag")]; tag != "" {
+		pin = ":" + tag
+	}
+	if digest := m[imageRefRE.SubexpIndex("digest")]; digest != "" {
+		pin += "@" + digest
+	}
+	return upstream{registry: host, UpstreamImage: infra.UpstreamImage{
+		Source: host + "/" + path, Repository: path, Ref: pin,
+	}}
+}
+
+// RedisUpstream is guestbook:redisImage as the stack's registry caches it.
+func (c Config) RedisUpstream() infra.UpstreamImage {
+	u := upstreamOf(c.RedisImage).UpstreamImage
+	u.Name = "redis"
+	return u
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/guestbook-aks/guestbook/infra"
 )
 
 // raw builds a lookup over a map of full keys, as Pulumi passes configuration.
@@ -18,9 +21,26 @@ func raw(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
-// valid is the smallest valid configuration: only the region, which has no default.
+// admin is an Entra object id, as a user would set in guestbook:clusterAdmins.
+const admin = "3f6c2a9e-8b1d-4c7e-9a2f-5d4e3c2b1a09"
+
+// admins is guestbook:clusterAdmins as the engine passes it: JSON.
+func admins(ids ...string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"objectId": %q, "type": "User"}`, id)
+	}
+	return b.String() + "]"
+}
+
+// valid is the smallest valid configuration: the region and the cluster's admins,
+// which have no default.
 func valid(overrides map[string]string) map[string]string {
-	kv := map[string]string{keyLocation: "japaneast"}
+	kv := map[string]string{keyLocation: "japaneast", keyClusterAdmins: admins(admin)}
 	for k, v := range overrides {
 		kv[k] = v
 	}
@@ -45,19 +65,25 @@ func badKeys(err error) []string {
 }
 
 func TestParseConfigDefaults(t *testing.T) {
-	got, err := parseConfig(raw(valid(nil)))
+	got, err := parseConfig("dev", raw(valid(nil)))
 	if err != nil {
-		t.Fatalf("parseConfig(only location) error = %v, want nil", err)
+		t.Fatalf("parseConfig(only location and admins) error = %v, want nil", err)
 	}
 	want := DefaultConfig()
 	want.Location = "japaneast"
+	want.ClusterAdmins = []infra.Principal{{ObjectID: admin, Type: "User"}}
+	want.Stack = "dev"
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("parseConfig(only location) = %+v, want %+v", got, want)
+		t.Errorf("parseConfig(only location and admins) = %+v, want %+v", got, want)
 	}
 }
 
 func TestParseConfigValues(t *testing.T) {
-	got, err := parseConfig(raw(valid(map[string]string{
+	got, err := parseConfig("prod", raw(valid(map[string]string{
+		keyClusterAdmins:     `[{"objectId": "` + strings.ToUpper(admin) + `", "type": "User"}, {"objectId": "0b7d4e2a-1c3f-4a5b-8d6e-7f8091a2b3c4", "type": "Group"}]`,
+		keyZones:             `[1, "2", 3]`,
+		keyAuthorizedIPs:     `["203.0.113.0/24", "198.51.100.7/32"]`,
+		keyProtect:           "true",
 		keyAcrSku:            "Premium",
 		keyNodeCount:         "3",
 		keyNodeMaxCount:      "10",
@@ -67,7 +93,7 @@ func TestParseConfigValues(t *testing.T) {
 		keyNamespace:         "guestbook-prod",
 		keyImageTag:          "v1.2.3_rc.1",
 		keyServiceType:       "ClusterIP",
-		keyRedisImage:        "myregistry.azurecr.io:443/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		keyRedisImage:        "mcr.microsoft.com/mirror/redis@sha256:" + strings.Repeat("ab", 32),
 	})))
 	if err != nil {
 		t.Fatalf("parseConfig error = %v, want nil", err)
@@ -76,9 +102,15 @@ func TestParseConfigValues(t *testing.T) {
 		Location: "japaneast", AcrSku: "Premium", NodeCount: 3, NodeMaxCount: 10,
 		NodeVMSize: "Standard_D4s_v5", KubernetesVersion: "1.31.2", Replicas: 5,
 		Namespace: "guestbook-prod", ImageTag: "v1.2.3_rc.1", ServiceType: "ClusterIP",
-		RedisImage: "myregistry.azurecr.io:443/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		RedisImage: "mcr.microsoft.com/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		// Object ids are case-insensitive; lower case keeps assignment names stable.
+		ClusterAdmins:               []infra.Principal{{ObjectID: admin, Type: "User"}, {ObjectID: "0b7d4e2a-1c3f-4a5b-8d6e-7f8091a2b3c4", Type: "Group"}},
+		AvailabilityZones:           []string{"1", "2", "3"},
+		APIServerAuthorizedIPRanges: []string{"203.0.113.0/24", "198.51.100.7/32"},
+		Protect:                     true,
+		Stack:                       "prod",
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseConfig = %+v, want %+v", got, want)
 	}
 }
@@ -155,7 +187,9 @@ func TestParseConfigRules(t *testing.T) {
 
 		{"redisImage tag", keyRedisImage, "redis:7.2.11-alpine", ""},
 		{"redisImage registry and tag", keyRedisImage, "docker.io/library/redis:7.2.11", ""},
-		{"redisImage registry port", keyRedisImage, "localhost:5000/redis:7", ""},
+		{"redisImage registry port", keyRedisImage, "localhost:5000/redis:7", "must come from a registry the stack's registry can cache"},
+		{"redisImage private registry", keyRedisImage, "myregistry.azurecr.io/redis:7", "must come from a registry the stack's registry can cache"},
+		{"redisImage ghcr", keyRedisImage, "ghcr.io/acme/redis:7", ""},
 		{"redisImage digest", keyRedisImage, "redis@sha256:" + strings.Repeat("0", 64), ""},
 		{"redisImage tag and digest", keyRedisImage, "redis:7@sha256:" + strings.Repeat("0", 64), ""},
 		{"redisImage untagged", keyRedisImage, "redis", "explicit tag or digest"},
@@ -165,12 +199,38 @@ func TestParseConfigRules(t *testing.T) {
 		{"redisImage uppercase path", keyRedisImage, "Redis:7", "must be an image reference"},
 		{"redisImage short digest", keyRedisImage, "redis@sha256:abc", "must be an image reference"},
 		{"redisImage spaces", keyRedisImage, "redis: 7", "must be an image reference"},
+
+		{"clusterAdmins two", keyClusterAdmins, admins(admin, "0b7d4e2a-1c3f-4a5b-8d6e-7f8091a2b3c4"), ""},
+		{"clusterAdmins a service principal", keyClusterAdmins, `[{"objectId": "` + admin + `", "type": "ServicePrincipal"}]`, ""},
+		{"clusterAdmins empty list", keyClusterAdmins, `[]`, "must list at least one Entra principal"},
+		{"clusterAdmins a bare id", keyClusterAdmins, `["` + admin + `"]`, "must be a list of {objectId, type}"},
+		{"clusterAdmins not a list", keyClusterAdmins, admin, "must be a list of {objectId, type}"},
+		{"clusterAdmins a name", keyClusterAdmins, admins("alice@example.com"), "[0].objectId = \"alice@example.com\": must be an Entra object id"},
+		{"clusterAdmins no dashes", keyClusterAdmins, admins(strings.ReplaceAll(admin, "-", "")), "[0].objectId = \"" + strings.ReplaceAll(admin, "-", "") + "\": must be an Entra object id"},
+		{"clusterAdmins twice", keyClusterAdmins, admins(admin, strings.ToUpper(admin)), "[1].objectId = \"" + strings.ToUpper(admin) + "\": is listed twice"},
+		{"clusterAdmins no type", keyClusterAdmins, `[{"objectId": "` + admin + `"}]`, "[0].type = \"\": must be one of User, Group, ServicePrincipal"},
+		{"clusterAdmins bad type", keyClusterAdmins, `[{"objectId": "` + admin + `", "type": "App"}]`, "[0].type = \"App\": must be one of User, Group, ServicePrincipal"},
+
+		{"availabilityZones numbers", keyZones, `[1, 2, 3]`, ""},
+		{"availabilityZones strings", keyZones, `["1", "3"]`, ""},
+		{"availabilityZones zone 4", keyZones, `[1, 4]`, "[1] = \"4\": must be an Azure availability zone: 1, 2 or 3"},
+		{"availabilityZones twice", keyZones, `["1", 1]`, "[1] = \"1\": is listed twice"},
+		{"availabilityZones not a list", keyZones, "1,2,3", "must be a list"},
+
+		{"apiServerAuthorizedIpRanges host", keyAuthorizedIPs, `["198.51.100.7/32"]`, ""},
+		{"apiServerAuthorizedIpRanges no prefix", keyAuthorizedIPs, `["198.51.100.7"]`, "[0] = \"198.51.100.7\": must be an IPv4 CIDR"},
+		{"apiServerAuthorizedIpRanges IPv6", keyAuthorizedIPs, `["2001:db8::/32"]`, "[0] = \"2001:db8::/32\": must be an IPv4 CIDR"},
+		{"apiServerAuthorizedIpRanges host bits", keyAuthorizedIPs, `["203.0.113.9/24"]`, "[0] = \"203.0.113.9/24\": must have no host bits set: did you mean 203.0.113.0/24?"},
+		{"apiServerAuthorizedIpRanges word", keyAuthorizedIPs, `["10.0.0.0/8", "office"]`, "[1] = \"office\": must be an IPv4 CIDR"},
+
+		{"protect true", keyProtect, "true", ""},
+		{"protect yes", keyProtect, "yes", "must be true or false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kv := valid(nil)
 			kv[tt.key] = tt.value
-			_, err := parseConfig(raw(kv))
+			_, err := parseConfig("dev", raw(kv))
 			if tt.wantRule == "" {
 				if err != nil {
 					t.Errorf("parseConfig(%s = %q) error = %v, want nil", tt.key, tt.value, err)
@@ -180,21 +240,91 @@ func TestParseConfigRules(t *testing.T) {
 			if err == nil {
 				t.Fatalf("parseConfig(%s = %q) error = nil, want one naming the key and %q", tt.key, tt.value, tt.wantRule)
 			}
+			// A rule about one element of a list names the element: "[i] = value: rule".
+			wantKey, wantParts := tt.key, []string{tt.key, strconv.Quote(tt.value), tt.wantRule}
+			if i := strings.Index(tt.wantRule, " = "); strings.HasPrefix(tt.wantRule, "[") {
+				wantKey += tt.wantRule[:i]
+				wantParts = []string{tt.key + tt.wantRule}
+			}
 			msg := err.Error()
-			for _, want := range []string{tt.key, strconv.Quote(tt.value), tt.wantRule} {
+			for _, want := range wantParts {
 				if !strings.Contains(msg, want) {
 					t.Errorf("parseConfig(%s = %q) error = %q, want it to contain %q", tt.key, tt.value, msg, want)
 				}
 			}
-			if got := badKeys(err); !slices.Equal(got, []string{tt.key}) {
-				t.Errorf("parseConfig(%s = %q) reported keys %v, want exactly [%s]", tt.key, tt.value, got, tt.key)
+			if got := badKeys(err); !slices.Equal(got, []string{wantKey}) {
+				t.Errorf("parseConfig(%s = %q) reported keys %v, want exactly [%s]", tt.key, tt.value, got, wantKey)
+			}
+		})
+	}
+}
+
+// TestRedisUpstream: the Redis image as the stack's registry caches it.
+func TestRedisUpstream(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0", 64)
+	tests := []struct {
+		ref                     string
+		source, repository, pin string
+	}{
+		{"docker.io/library/redis:7.2.11-alpine", "docker.io/library/redis", "library/redis", ":7.2.11-alpine"},
+		{"redis:7", "docker.io/library/redis", "library/redis", ":7"},
+		{"bitnami/redis:7@" + digest, "docker.io/bitnami/redis", "bitnami/redis", ":7@" + digest},
+		{"index.docker.io/library/redis@" + digest, "docker.io/library/redis", "library/redis", "@" + digest},
+		{"mcr.microsoft.com/oss/bitnami/redis:7", "mcr.microsoft.com/oss/bitnami/redis", "oss/bitnami/redis", ":7"},
+	}
+	for _, tt := range tests {
+		got := Config{RedisImage: tt.ref}.RedisUpstream()
+		want := infra.UpstreamImage{Name: "redis", Source: tt.source, Repository: tt.repository, Ref: tt.pin}
+		if got != want {
+			t.Errorf("RedisUpstream(%s) = %+v, want %+v", tt.ref, got, want)
+		}
+	}
+}
+
+// TestParseConfigProdRules: a stack named prod must be zonal, at least three
+// nodes and behind authorized IP ranges; the same values pass in dev.
+func TestParseConfigProdRules(t *testing.T) {
+	prodOK := map[string]string{keyZones: `[1, 2, 3]`, keyNodeCount: "3", keyAuthorizedIPs: `["203.0.113.0/24"]`}
+	tests := []struct {
+		name     string
+		override map[string]string
+		wantKey  string
+		wantRule string
+	}{
+		{"all rules met", nil, "", ""},
+		{"no zones", map[string]string{keyZones: `[]`}, keyZones, "must list at least 2 zones in the prod stack"},
+		{"one zone", map[string]string{keyZones: `[2]`}, keyZones, "must list at least 2 zones in the prod stack"},
+		{"two nodes", map[string]string{keyNodeCount: "2"}, keyNodeCount, "must be at least 3 in the prod stack"},
+		{"open API server", map[string]string{keyAuthorizedIPs: `[]`}, keyAuthorizedIPs, "must list the networks allowed to reach the API server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := valid(prodOK)
+			for k, v := range tt.override {
+				kv[k] = v
+			}
+			if _, err := parseConfig("dev", raw(kv)); err != nil {
+				t.Errorf("dev stack: parseConfig error = %v, want nil (the rules are prod's)", err)
+			}
+			_, err := parseConfig("prod", raw(kv))
+			if tt.wantRule == "" {
+				if err != nil {
+					t.Errorf("prod stack: parseConfig error = %v, want nil", err)
+				}
+				return
+			}
+			if got := badKeys(err); !slices.Equal(got, []string{tt.wantKey}) {
+				t.Errorf("prod stack: reported keys %v, want [%s]", got, tt.wantKey)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantRule) {
+				t.Errorf("prod stack: error = %v, want it to contain %q", err, tt.wantRule)
 			}
 		})
 	}
 }
 
 func TestParseConfigReportsEveryProblemAtOnce(t *testing.T) {
-	_, err := parseConfig(raw(map[string]string{
+	_, err := parseConfig("dev", raw(map[string]string{
 		keyAcrSku:      "Gold",
 		keyNodeCount:   "zero",
 		keyReplicas:    "0",
@@ -202,11 +332,14 @@ func TestParseConfigReportsEveryProblemAtOnce(t *testing.T) {
 		keyImageTag:    "a/b",
 		keyServiceType: "NodePort",
 		keyRedisImage:  "redis:latest",
+		keyZones:       `[0]`,
+		keyProtect:     "on",
 	}))
 	if err == nil {
-		t.Fatal("parseConfig(seven problems) error = nil")
+		t.Fatal("parseConfig(eleven problems) error = nil")
 	}
-	want := []string{keyNodeCount, keyLocation, keyAcrSku, keyReplicas, keyNamespace, keyImageTag, keyServiceType, keyRedisImage}
+	want := []string{keyNodeCount, keyLocation, keyAcrSku, keyReplicas, keyNamespace, keyImageTag, keyServiceType, keyRedisImage,
+		keyClusterAdmins, keyZones + "[0]", keyProtect}
 	got := badKeys(err)
 	slices.Sort(got)
 	slices.Sort(want)
@@ -258,6 +391,11 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		"imageTag":          {"string", defaults.ImageTag},
 		"serviceType":       {"string", defaults.ServiceType},
 		"redisImage":        {"string", defaults.RedisImage},
+		// Lists and the flag are untyped for the same reason.
+		"clusterAdmins":               {"", ""},
+		"availabilityZones":           {"", "[]"},
+		"apiServerAuthorizedIpRanges": {"", "[]"},
+		"protect":                     {"", strconv.FormatBool(defaults.Protect)},
 	}
 	for key, w := range want {
 		decl, ok := project.Config[key]
@@ -271,6 +409,9 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		if strings.TrimSpace(decl.Description) == "" {
 			t.Errorf("Pulumi.yaml %s has no description", key)
 		}
+		if w.def == "" && decl.Default == nil {
+			continue // no default: every stack sets it (clusterAdmins)
+		}
 		if got := fmt.Sprint(decl.Default); decl.Default == nil || got != w.def {
 			t.Errorf("Pulumi.yaml %s default = %v, want %q (DefaultConfig)", key, decl.Default, w.def)
 		}
@@ -282,26 +423,59 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 	}
 }
 
-// TestDevStackConfigIsValid parses the dev stack's file the way the engine would
-// pass it, so a typo there fails here and not in `pulumi up`.
-func TestDevStackConfigIsValid(t *testing.T) {
-	data, err := os.ReadFile("Pulumi.dev.yaml")
+// TestStackConfigIsValid parses each stack's file the way the engine would pass
+// it, so a typo there fails here and not in `pulumi up`, and checks what makes
+// each stack what it is.
+func TestStackConfigIsValid(t *testing.T) {
+	dev := stackConfig(t, "dev")
+	prod := stackConfig(t, "prod")
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"dev location", dev.Location, "japaneast"},
+		{"dev protect", dev.Protect, false},
+		{"prod protect", prod.Protect, true},
+		{"prod zones", prod.AvailabilityZones, []string{"1", "2", "3"}},
+		{"prod registry SKU", prod.AcrSku, "Premium"},
+		{"prod nodes", prod.NodeCount >= 3, true},
+		{"prod restricts the API server", len(prod.APIServerAuthorizedIPRanges) > 0, true},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// stackConfig parses Pulumi.<name>.yaml as the engine passes it to the program
+// (lists as JSON). The cluster admins are the one key each user sets for
+// themselves; the files leave it unset, so it is supplied here.
+func stackConfig(t *testing.T, name string) Config {
+	t.Helper()
+	data, err := os.ReadFile("Pulumi." + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stack struct{ Config map[string]any }
 	if err := yaml.Unmarshal(data, &stack); err != nil {
-		t.Fatalf("parsing Pulumi.dev.yaml: %v", err)
+		t.Fatalf("parsing Pulumi.%s.yaml: %v", name, err)
 	}
-	kv := map[string]string{}
+	kv := map[string]string{keyClusterAdmins: admins(admin)}
 	for k, v := range stack.Config {
-		kv[k] = fmt.Sprint(v)
+		if s, ok := v.(string); ok {
+			kv[k] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv[k] = string(b)
 	}
-	cfg, err := parseConfig(raw(kv))
+	cfg, err := parseConfig(name, raw(kv))
 	if err != nil {
-		t.Fatalf("dev stack configuration is invalid: %v", err)
+		t.Fatalf("%s stack configuration is invalid: %v", name, err)
 	}
-	if cfg.Location != "japaneast" {
-		t.Errorf("dev stack location = %q, want japaneast", cfg.Location)
-	}
+	return cfg
 }

@@ -32,7 +32,12 @@ func run(ctx *pulumi.Context) error {
 			VMSize:   cfg.NodeVMSize,
 			MinCount: cfg.NodeCount,
 			MaxCount: cfg.NodeMaxCount,
+			Zones:    cfg.AvailabilityZones,
 		},
+		ClusterAdmins:      cfg.ClusterAdmins,
+		AuthorizedIPRanges: cfg.APIServerAuthorizedIPRanges,
+		Protect:            cfg.Protect,
+		UpstreamImages:     []infra.UpstreamImage{cfg.RedisUpstream()},
 	})
 	if err != nil {
 		return fmt.Errorf("azure layer: %w", err)
@@ -47,7 +52,7 @@ func run(ctx *pulumi.Context) error {
 		Namespace:           cfg.Namespace,
 		Replicas:            cfg.Replicas,
 		ServiceType:         cfg.ServiceType,
-		RedisImage:          cfg.RedisImage,
+		RedisImage:          azure.Images["redis"],
 	})
 	if err != nil {
 		return fmt.Errorf("application layer: %w", err)
@@ -57,7 +62,8 @@ func run(ctx *pulumi.Context) error {
 	ctx.Export("registryLoginServer", azure.RegistryLoginServer)
 	ctx.Export("clusterName", azure.ClusterName)
 	ctx.Export("kubeletIdentityObjectId", azure.KubeletIdentityObjectID)
-	ctx.Export("kubeconfig", pulumi.ToSecret(azure.Kubeconfig))
+	// No kubeconfig output: people reach the cluster with their own Entra identity.
+	ctx.Export("getCredentials", azure.GetCredentials)
 	ctx.Export("guestbookImage", guestbook.ImageRef)
 	if cfg.ServiceType == "LoadBalancer" {
 		ctx.Export("guestbookUrl", guestbook.URL)

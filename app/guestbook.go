@@ -37,8 +37,9 @@ type GuestbookArgs struct {
 	Replicas int
 	// ServiceType is the guestbook Service's type: LoadBalancer or ClusterIP.
 	ServiceType string
-	// RedisImage is the Redis image, pinned by tag or digest.
-	RedisImage string
+	// RedisImage is the Redis image in the stack's registry, pinned by tag or
+	// digest: pulled through the same AcrPull grant as the guestbook.
+	RedisImage pulumi.StringInput
 
 	// tokens exchanges Azure tokens for registry tokens; nil means the registry's own
 	// endpoint. Package tests point it at a local server.
@@ -69,6 +70,8 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, errors.New("app.NewGuestbook: a Kubernetes provider for the stack's cluster is required")
 	case args.PullGrant == nil:
 		return nil, errors.New("app.NewGuestbook: the cluster's pull grant on the registry is required")
+	case args.RedisImage == nil:
+		return nil, errors.New("app.NewGuestbook: the Redis image in the stack's registry is required")
 	}
 
 	gb := &Guestbook{}
@@ -101,7 +104,13 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 	if _, err := newNetworkPolicies(ctx, name, namespace, onCluster...); err != nil {
 		return nil, err
 	}
-	if _, err := newRedis(ctx, name, redisArgs{Namespace: namespace, Image: args.RedisImage}, onCluster...); err != nil {
+	auth, err := newRedisAuth(ctx, name, namespace, onCluster...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := newRedis(ctx, name, redisArgs{
+		Namespace: namespace, Image: args.RedisImage, PullGrant: args.PullGrant, Auth: auth,
+	}, onCluster...); err != nil {
 		return nil, err
 	}
 	wl, err := newWorkload(ctx, name, workloadArgs{
@@ -111,6 +120,7 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		ServiceType: args.ServiceType,
 		RedisAddr:   redisName + ":" + strconv.Itoa(redisPort),
 		PullGrant:   args.PullGrant,
+		Auth:        auth,
 	}, onCluster...)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ var devGuestbook = GuestbookArgs{
 	Namespace:   "guestbook",
 	Replicas:    2,
 	ServiceType: "LoadBalancer",
-	RedisImage:  "docker.io/library/redis:7.2.11-alpine",
+	RedisImage:  pulumi.String("guestbookacr.azurecr.io/library/redis:7.2.11-alpine"),
 }
 
 type guestbookRun struct {
@@ -194,6 +194,7 @@ func TestDeployment(t *testing.T) {
 		{c + "env", []any{
 			map[string]any{"name": "PORT", "value": "8080"},
 			map[string]any{"name": "REDIS_ADDR", "value": "redis:6379"},
+			map[string]any{"name": "REDIS_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "redis-auth", "key": "password"}}},
 		}},
 		{c + "ports[0].containerPort", 8080.0},
 		{c + "readinessProbe.httpGet.path", "/readyz"},
@@ -259,7 +260,11 @@ func TestRedis(t *testing.T) {
 		{"metadata.namespace", "guestbook"},
 		{"spec.replicas", 1.0},
 		{"spec.serviceName", "redis-headless"},
-		{c + "image", "docker.io/library/redis:7.2.11-alpine"},
+		{c + "image", "guestbookacr.azurecr.io/library/redis:7.2.11-alpine"},
+		{c + "env[0].name", "REDIS_PASSWORD"},
+		{c + "env[0].valueFrom.secretKeyRef", map[string]any{"name": "redis-auth", "key": "password"}},
+		{c + "env[1].name", "REDISCLI_AUTH"},
+		{c + "env[1].valueFrom.secretKeyRef", map[string]any{"name": "redis-auth", "key": "password"}},
 		{"spec.volumeClaimTemplates[0].metadata.name", "data"},
 		{"spec.volumeClaimTemplates[0].spec.accessModes", []any{"ReadWriteOnce"}},
 		{"spec.volumeClaimTemplates[0].spec.resources.requests.storage", "1Gi"},
@@ -278,10 +283,14 @@ func TestRedis(t *testing.T) {
 	})
 	args, _ := stacktest.Value(sts.Inputs, c+"args")
 	argv := fmt.Sprint(args)
-	for _, want := range []string{"--appendonly yes", "--dir /data", "--maxmemory-policy noeviction"} {
+	for _, want := range []string{"--appendonly yes", "--dir /data", "--maxmemory-policy noeviction", "--requirepass $(REDIS_PASSWORD)"} {
 		if !strings.Contains(argv, want) {
-			t.Errorf("redis args %v do not contain %q: entries would not survive a restart or could be evicted", argv, want)
+			t.Errorf("redis args %v do not contain %q", argv, want)
 		}
+	}
+	grant := run.g.Get(t, stacktest.TypeRoleAssignment, "acr-pull")
+	if !slices.Contains(sts.ExplicitDependencies(), grant.URN) {
+		t.Errorf("redis explicit dependencies = %v, want the AcrPull grant: its image is in the stack's registry", sts.ExplicitDependencies())
 	}
 	if _, ok := stacktest.Value(sts.Inputs, "spec.volumeClaimTemplates[0].spec.storageClassName"); ok {
 		t.Error("redis volume names a storage class; want the cluster's default")
@@ -300,6 +309,42 @@ func TestRedis(t *testing.T) {
 	})
 	if sts.Timeouts.Create != "10m" {
 		t.Errorf("redis customTimeouts = %+v, want create 10m", sts.Timeouts)
+	}
+}
+
+// TestRedisPassword: a password Redis requires, drawn by the program, kept across
+// updates, a Pulumi secret and a Kubernetes Secret both workloads read by name.
+func TestRedisPassword(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		run := mustRunGuestbook(t, dryRun, devGuestbook)
+		secret := run.g.Get(t, "kubernetes:core/v1:Secret", "guestbook-redis-auth")
+		checkInputs(t, secret, []inputCheck{
+			{"metadata.name", "redis-auth"},
+			{"metadata.namespace", "guestbook"},
+			{"immutable", true},
+		})
+		if !stacktest.IsSecret(secret.Inputs, "stringData.password") {
+			t.Errorf("dryRun=%v: the Redis password is not a Pulumi secret", dryRun)
+		}
+		if pw, _ := stacktest.String(secret.Inputs, "stringData.password"); len(pw) != 43 {
+			t.Errorf("dryRun=%v: the Redis password has %d characters, want 43 (256 random bits, base64url)", dryRun, len(pw))
+		}
+		// The first deploy's password stays: a later run's draw is ignored.
+		if !slices.Contains(secret.IgnoreChanges, "stringData") || !slices.Contains(secret.IgnoreChanges, "data") {
+			t.Errorf("dryRun=%v: Secret ignoreChanges = %v, want stringData and data", dryRun, secret.IgnoreChanges)
+		}
+		dep := run.g.Get(t, stacktest.TypeDeployment, "guestbook-app")
+		for _, w := range []*stacktest.Resource{dep, run.g.Get(t, stacktest.TypeStatefulSet, "guestbook-redis")} {
+			if !run.g.Waits(w, secret) {
+				t.Errorf("dryRun=%v: %s does not wait for the Secret; a rotated password would not roll it", dryRun, w)
+			}
+		}
+	}
+	a, b := mustRunGuestbook(t, false, devGuestbook), mustRunGuestbook(t, false, devGuestbook)
+	pa, _ := stacktest.String(a.g.Get(t, "kubernetes:core/v1:Secret", "guestbook-redis-auth").Inputs, "stringData.password")
+	pb, _ := stacktest.String(b.g.Get(t, "kubernetes:core/v1:Secret", "guestbook-redis-auth").Inputs, "stringData.password")
+	if pa == pb {
+		t.Errorf("two runs drew the same Redis password %q: it is not random", pa)
 	}
 }
 
@@ -432,6 +477,7 @@ func TestNewGuestbookRefusesMissingWiring(t *testing.T) {
 	}{
 		{"no provider", func(a *GuestbookArgs) { a.Provider = nil }, "Kubernetes provider"},
 		{"no pull grant", func(a *GuestbookArgs) { a.PullGrant = nil }, "pull grant"},
+		{"no Redis image", func(a *GuestbookArgs) { a.RedisImage = nil }, "Redis image"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,7 +29,12 @@ var redisLabels = pulumi.StringMap{"app": pulumi.String(redisName)}
 
 type redisArgs struct {
 	Namespace pulumi.StringOutput
-	Image     string
+	// Image is Redis in the stack's registry (its cache of Docker Hub).
+	Image pulumi.StringInput
+	// PullGrant is the nodes' permission to pull Image.
+	PullGrant pulumi.Resource
+	// Auth is the Secret with the password Redis requires.
+	Auth *corev1.Secret
 }
 
 type redis struct {
@@ -92,13 +97,13 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 			Replicas:    pulumi.Int(1),
 			Selector:    &metav1.LabelSelectorArgs{MatchLabels: redisLabels},
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: redisLabels},
+				Metadata: &metav1.ObjectMetaArgs{Labels: redisLabels, Annotations: authAnnotation(args.Auth)},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					SecurityContext:              podSecurity(redisUID),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:            pulumi.String("redis"),
-						Image:           pulumi.String(args.Image),
+						Image:           args.Image,
 						ImagePullPolicy: pulumi.String("Always"),
 						// redis-server directly, not the image's entrypoint script, whose
 						// only extra work (chown as root) cannot run here anyway.
@@ -110,10 +115,16 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 							"--appendfsync", "everysec",
 							"--maxmemory", redisMaxMemory,
 							"--maxmemory-policy", "noeviction",
-							// NetworkPolicies admit only the guestbook; protected mode would
-							// also refuse it, as a client from another address without a password.
-							"--protected-mode", "no",
+							// The kubelet expands $(REDIS_PASSWORD) from the Secret: the
+							// password is in no pod spec. NetworkPolicies admit only the
+							// guestbook, and the password is the second lock.
+							"--requirepass", "$(REDIS_PASSWORD)",
 						}),
+						Env: corev1.EnvVarArray{
+							redisPasswordEnv("REDIS_PASSWORD"),
+							// redis-cli in the readiness probe reads its password here.
+							redisPasswordEnv("REDISCLI_AUTH"),
+						},
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 							Name:          pulumi.String("redis"),
 							ContainerPort: pulumi.Int(redisPort),
@@ -157,7 +168,12 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 				},
 			}},
 		},
-	}, append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}))...)
+	}, append(opts,
+		// Redis comes from the stack's registry too, so it waits for the nodes'
+		// pull permission like the guestbook (no data flows from the grant).
+		pulumi.DependsOn([]pulumi.Resource{args.PullGrant}),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}),
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("declaring Redis statefulset: %w", err)
 	}

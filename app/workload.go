@@ -47,6 +47,8 @@ type workloadArgs struct {
 	// PullGrant is what the nodes need before they can pull Image: the kubelet
 	// identity's AcrPull assignment on the registry.
 	PullGrant pulumi.Resource
+	// Auth is the Secret with Redis's password; a new one rolls the pods.
+	Auth *corev1.Secret
 }
 
 type workload struct {
@@ -91,7 +93,7 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 				},
 			},
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: appLabels},
+				Metadata: &metav1.ObjectMetaArgs{Labels: appLabels, Annotations: authAnnotation(args.Auth)},
 				Spec: &corev1.PodSpecArgs{
 					// The app calls no Kubernetes API.
 					AutomountServiceAccountToken: pulumi.Bool(false),
@@ -121,6 +123,7 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 						Env: corev1.EnvVarArray{
 							corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.String(strconv.Itoa(appPort))},
 							corev1.EnvVarArgs{Name: pulumi.String("REDIS_ADDR"), Value: pulumi.String(args.RedisAddr)},
+							redisPasswordEnv("REDIS_PASSWORD"),
 						},
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 							Name:          pulumi.String("http"),

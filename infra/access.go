@@ -19,11 +19,15 @@ const (
 	// managedIdentityOperatorRoleID is "Managed Identity Operator": lets AKS's control
 	// plane assign a pre-created kubelet identity to the node pools.
 	managedIdentityOperatorRoleID = "f1a07417-d97a-45cb-824c-7a7467783830"
+	// aksRBACClusterAdminRoleID is "Azure Kubernetes Service RBAC Cluster Admin": every
+	// Kubernetes verb on every resource of the clusters in scope (Azure RBAC for
+	// Kubernetes authorization).
+	aksRBACClusterAdminRoleID = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 )
 
-// principalTypeServicePrincipal is the principal type of every assignment this
-// stack makes. Managed identities are service principals; saying so lets ARM skip
-// the directory look-up that fails with PrincipalNotFound while a just-created
+// principalTypeServicePrincipal is the principal type of the assignments to the
+// stack's own managed identities, which are service principals: saying so lets ARM
+// skip the directory look-up that fails with PrincipalNotFound while a just-created
 // identity is still replicating.
 const principalTypeServicePrincipal = "ServicePrincipal"
 
@@ -68,12 +72,13 @@ type roleGrant struct {
 	// PrincipalID is the object (principal) id of a managed identity. Never its
 	// client id: ARM accepts a client id here and the assignment then grants nothing.
 	PrincipalID pulumi.StringOutput
+	// PrincipalType is the principal's type: User, Group or ServicePrincipal.
+	PrincipalType string
 	// RoleID is a built-in role definition GUID.
 	RoleID string
 }
 
-// newRoleAssignment declares the assignment of g with a deterministic name and
-// principalType ServicePrincipal, the only shape this stack uses.
+// newRoleAssignment declares the assignment of g with a deterministic name.
 func newRoleAssignment(ctx *pulumi.Context, resourceName string, g roleGrant, opts ...pulumi.ResourceOption) (*authorization.RoleAssignment, error) {
 	roleDefID := g.Scope.ApplyT(func(scope string) (string, error) {
 		return roleDefinitionID(scope, g.RoleID)
@@ -86,11 +91,48 @@ func newRoleAssignment(ctx *pulumi.Context, resourceName string, g roleGrant, op
 		RoleAssignmentName: name,
 		Scope:              g.Scope,
 		PrincipalId:        g.PrincipalID,
-		PrincipalType:      pulumi.String(principalTypeServicePrincipal),
+		PrincipalType:      pulumi.String(g.PrincipalType),
 		RoleDefinitionId:   roleDefID,
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("declaring role assignment %s: %w", resourceName, err)
 	}
 	return ra, nil
+}
+
+// Principal is an Entra principal that exists before the deploy.
+type Principal struct {
+	// ObjectID is the principal's object id (for a service principal, its object
+	// id, not its application's client id).
+	ObjectID string `json:"objectId"`
+	// Type is User, Group or ServicePrincipal: ARM refuses an assignment whose
+	// principalType is not the principal's.
+	Type string `json:"type"`
+}
+
+// PrincipalTypes are the types a role assignment's principal may have.
+var PrincipalTypes = []string{"User", "Group", "ServicePrincipal"}
+
+// newClusterAdmins grants each of principals "Azure Kubernetes Service RBAC Cluster
+// Admin" on the resource group rgID. The scope is the group, not the cluster, so
+// the assignments need only the group: they are made, and propagate, while the
+// cluster is still being created, and the first Kubernetes call after it is not
+// refused with 403 Forbidden.
+func newClusterAdmins(ctx *pulumi.Context, name string, rgID pulumi.StringOutput, principals []Principal, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	grants := make([]pulumi.Resource, 0, len(principals))
+	for _, p := range principals {
+		// The logical name carries the principal, so adding or removing an admin
+		// touches that admin's assignment only.
+		ra, err := newRoleAssignment(ctx, name+"-cluster-admin-"+p.ObjectID, roleGrant{
+			Scope:         rgID,
+			PrincipalID:   pulumi.String(p.ObjectID).ToStringOutput(),
+			PrincipalType: p.Type,
+			RoleID:        aksRBACClusterAdminRoleID,
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		grants = append(grants, ra)
+	}
+	return grants, nil
 }

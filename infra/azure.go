@@ -24,6 +24,15 @@ type AzureArgs struct {
 	KubernetesVersion string
 	// NodePool sizes the cluster's node pool.
 	NodePool NodePool
+	// ClusterAdmins are the Entra object ids granted Kubernetes cluster admin through
+	// Azure RBAC; the deploying identity must be one of them.
+	ClusterAdmins []Principal
+	// AuthorizedIPRanges restrict the API server to these IPv4 CIDRs; empty means any.
+	AuthorizedIPRanges []string
+	// Protect protects the resource group, the registry and the cluster.
+	Protect bool
+	// UpstreamImages are public images the workload pulls through the registry.
+	UpstreamImages []UpstreamImage
 }
 
 // Azure is the Azure layer: everything the application layer needs to run on AKS
@@ -37,12 +46,18 @@ type Azure struct {
 	RegistryID pulumi.StringOutput
 	// RegistryLoginServer is the registry's host name, e.g. guestbookacr1a2b3c4d.azurecr.io.
 	RegistryLoginServer pulumi.StringOutput
+	// Images are the UpstreamImages' references in the registry, by name: what a
+	// pod pulls, through the AcrPull grant like the app's own image.
+	Images map[string]pulumi.StringOutput
 	// ClusterName is the AKS cluster's name.
 	ClusterName pulumi.StringOutput
 	// KubeletIdentityObjectID is the principal (object) id the nodes pull images as.
 	KubeletIdentityObjectID pulumi.StringOutput
-	// Kubeconfig is the cluster's user kubeconfig, a secret.
+	// Kubeconfig reaches the cluster as whoever is logged in to the Azure CLI, through
+	// kubelogin: it holds the API server's address and CA, and no credential.
 	Kubeconfig pulumi.StringOutput
+	// GetCredentials is the command a person runs to reach the cluster with kubectl.
+	GetCredentials pulumi.StringOutput
 
 	// KubernetesProvider targets the cluster; every Kubernetes resource must use it.
 	KubernetesProvider *kubernetes.Provider
@@ -53,11 +68,12 @@ type Azure struct {
 
 // NewAzure declares the Azure layer as a component named name.
 //
-// The order it allows: the resource group; then, in parallel, the registry and both
-// identities; then the two role assignments; the cluster waits only for the Managed
-// Identity Operator assignment. The AcrPull assignment does not wait for the cluster,
-// so Azure RBAC propagates while AKS provisions, and the registry and the cluster
-// never wait for each other.
+// The order it allows: the resource group; then, in parallel, the registry, both
+// identities and the cluster admins' grants; then the two identity role
+// assignments; the cluster waits only for the Managed Identity Operator assignment.
+// Neither the AcrPull assignment nor the admins' grants wait for the cluster, so
+// Azure RBAC propagates while AKS provisions, and the registry and the cluster
+// never wait for each other. The Kubernetes provider waits for the admins' grants.
 func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.ResourceOption) (*Azure, error) {
 	if args == nil {
 		return nil, errors.New("infra.NewAzure: args are required")
@@ -68,14 +84,22 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 	}
 	parent := pulumi.Parent(az)
 
+	// The stateful resources: a destroy or a replacement of these loses data or
+	// takes the app down, so in prod the engine refuses until they are unprotected.
+	protect := pulumi.Protect(args.Protect)
+
 	rg, err := resources.NewResourceGroup(ctx, name+"-rg", &resources.ResourceGroupArgs{
 		Location: pulumi.String(args.Location),
-	}, parent)
+	}, parent, protect)
 	if err != nil {
 		return nil, fmt.Errorf("declaring resource group: %w", err)
 	}
 
-	registry, err := newRegistry(ctx, name, rg.Name, rg.Location, args.RegistrySku, parent)
+	registry, err := newRegistry(ctx, name, rg.Name, rg.Location, args.RegistrySku, parent, protect)
+	if err != nil {
+		return nil, err
+	}
+	images, err := newCacheRules(ctx, name, rg.Name, registry, args.UpstreamImages, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -84,27 +108,36 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		return nil, err
 	}
 	acrPull, err := newRoleAssignment(ctx, name+"-acr-pull", roleGrant{
-		Scope:       registry.ID().ToStringOutput(),
-		PrincipalID: ids.Kubelet.PrincipalId,
-		RoleID:      acrPullRoleID,
+		Scope:         registry.ID().ToStringOutput(),
+		PrincipalID:   ids.Kubelet.PrincipalId,
+		PrincipalType: principalTypeServicePrincipal,
+		RoleID:        acrPullRoleID,
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
 
+	admins, err := newClusterAdmins(ctx, name, rg.ID().ToStringOutput(), args.ClusterAdmins, parent)
+	if err != nil {
+		return nil, err
+	}
+
 	cluster, err := newCluster(ctx, name, clusterArgs{
-		ResourceGroupName: rg.Name,
-		Location:          rg.Location,
-		DNSPrefix:         name,
-		KubernetesVersion: args.KubernetesVersion,
-		Pool:              args.NodePool,
-		Identities:        ids,
-	}, parent)
+		ResourceGroupName:  rg.Name,
+		Location:           rg.Location,
+		DNSPrefix:          name,
+		KubernetesVersion:  args.KubernetesVersion,
+		Pool:               args.NodePool,
+		Identities:         ids,
+		AuthorizedIPRanges: args.AuthorizedIPRanges,
+	}, parent, protect)
 	if err != nil {
 		return nil, err
 	}
 	kubeconfig := kubeconfigOf(ctx, rg.Name, cluster)
-	provider, err := newKubernetesProvider(ctx, name, kubeconfig, parent)
+	// Every Kubernetes call is made as the deploying identity, one of the admins:
+	// the provider waits for their grants, or its first call could be refused.
+	provider, err := newKubernetesProvider(ctx, name, kubeconfig, parent, pulumi.DependsOn(admins))
 	if err != nil {
 		return nil, err
 	}
@@ -112,9 +145,13 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 	az.ResourceGroupName = rg.Name
 	az.RegistryID = registry.ID().ToStringOutput()
 	az.RegistryLoginServer = registry.LoginServer
+	az.Images = images
 	az.ClusterName = cluster.Name
 	az.KubeletIdentityObjectID = ids.Kubelet.PrincipalId
 	az.Kubeconfig = kubeconfig
+	az.GetCredentials = pulumi.Sprintf(
+		"az aks get-credentials --resource-group %s --name %s && kubelogin convert-kubeconfig --login azurecli",
+		rg.Name, cluster.Name)
 	az.KubernetesProvider = provider
 	az.AcrPull = acrPull
 	if err := ctx.RegisterResourceOutputs(az, pulumi.Map{
@@ -123,7 +160,7 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		"registryLoginServer":     az.RegistryLoginServer,
 		"clusterName":             az.ClusterName,
 		"kubeletIdentityObjectId": az.KubeletIdentityObjectID,
-		"kubeconfig":              az.Kubeconfig,
+		"getCredentials":          az.GetCredentials,
 	}); err != nil {
 		return nil, fmt.Errorf("registering Azure component outputs: %w", err)
 	}

@@ -10,14 +10,32 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
 )
 
+// admins are the Entra principals granted cluster admin: a user and the CI identity.
+var admins = []Principal{
+	{ObjectID: "3f6c2a9e-8b1d-4c7e-9a2f-5d4e3c2b1a09", Type: "User"},
+	{ObjectID: "0b7d4e2a-1c3f-4a5b-8d6e-7f8091a2b3c4", Type: "ServicePrincipal"},
+}
+
 var devArgs = AzureArgs{
-	Location:    "japaneast",
-	RegistrySku: "Basic",
-	NodePool:    NodePool{VMSize: "Standard_D2s_v5", MinCount: 2, MaxCount: 3},
+	Location:      "japaneast",
+	RegistrySku:   "Basic",
+	NodePool:      NodePool{VMSize: "Standard_D2s_v5", MinCount: 2, MaxCount: 3},
+	ClusterAdmins: admins,
+}
+
+// prodArgs are what Pulumi.prod.yaml gives the layer.
+var prodArgs = AzureArgs{
+	Location:           "japaneast",
+	RegistrySku:        "Premium",
+	NodePool:           NodePool{VMSize: "Standard_D2s_v5", MinCount: 3, MaxCount: 6, Zones: []string{"1", "2", "3"}},
+	ClusterAdmins:      admins,
+	AuthorizedIPRanges: []string{"203.0.113.0/24"},
+	Protect:            true,
 }
 
 // runAzure declares the Azure layer under mocks, as an update or a preview, and
@@ -74,7 +92,6 @@ func TestAzureInputs(t *testing.T) {
 		{registry, "resourceGroupName", output(t, rg, "name")},
 		{registry, "sku.name", "Basic"},
 		{registry, "adminUserEnabled", false},
-		{registry, "anonymousPullEnabled", false},
 
 		{controlPlane, "resourceGroupName", output(t, rg, "name")},
 		{kubelet, "resourceGroupName", output(t, rg, "name")},
@@ -98,6 +115,9 @@ func TestAzureInputs(t *testing.T) {
 		{cluster, "identityProfile.kubeletidentity.clientId", output(t, kubelet, "clientId")},
 		{cluster, "identityProfile.kubeletidentity.objectId", output(t, kubelet, "principalId")},
 		{cluster, "enableRBAC", true},
+		{cluster, "aadProfile.managed", true},
+		{cluster, "aadProfile.enableAzureRBAC", true},
+		{cluster, "disableLocalAccounts", true},
 		{cluster, "oidcIssuerProfile.enabled", true},
 		{cluster, "securityProfile.workloadIdentity.enabled", true},
 		{cluster, "agentPoolProfiles[0].mode", "System"},
@@ -125,6 +145,36 @@ func TestAzureInputs(t *testing.T) {
 		})
 	}
 
+	for i, admin := range admins {
+		grant := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-cluster-admin-"+admin.ObjectID)
+		clusterAdmin := roleDef("b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+		for _, tt := range []struct {
+			path string
+			want any
+		}{
+			{"scope", rg.ID},
+			{"principalId", admin.ObjectID},
+			{"principalType", admin.Type},
+			{"roleDefinitionId", clusterAdmin},
+			{"roleAssignmentName", assignmentName(rg.ID, admin.ObjectID, clusterAdmin)},
+		} {
+			if got, _ := stacktest.Value(grant.Inputs, tt.path); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("cluster admin %d: input %s = %#v, want %#v", i, tt.path, got, tt.want)
+			}
+		}
+	}
+	t.Run("dev: no zones, an open API server, nothing protected", func(t *testing.T) {
+		for _, path := range []string{"agentPoolProfiles[0].availabilityZones", "apiServerAccessProfile"} {
+			if v, ok := stacktest.Value(cluster.Inputs, path); ok {
+				t.Errorf("cluster %s = %v, want it unset", path, v)
+			}
+		}
+		for _, r := range []*stacktest.Resource{rg, registry, cluster} {
+			if r.Protect {
+				t.Errorf("%s is protected in dev; want it free to destroy", r)
+			}
+		}
+	})
 	t.Run("kubelet identity is given by object id, not client id", func(t *testing.T) {
 		if got, clientID := output(t, acrPull, "principalId"), output(t, kubelet, "clientId"); got == clientID {
 			t.Errorf("AcrPull principalId = %s, the kubelet identity's client id: the assignment would grant nothing", got)
@@ -148,6 +198,36 @@ func TestAzureInputs(t *testing.T) {
 	})
 }
 
+// TestAzureProd: what Pulumi.prod.yaml turns on reaches the engine, and nothing else changes.
+func TestAzureProd(t *testing.T) {
+	g := mustRun(t, false, prodArgs)
+	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+	registry := g.Get(t, stacktest.TypeRegistry, "guestbookacr")
+	rg := g.Get(t, stacktest.TypeResourceGroup, "guestbook-rg")
+	tests := []struct {
+		r    *stacktest.Resource
+		path string
+		want any
+	}{
+		{cluster, "agentPoolProfiles[0].availabilityZones", []any{"1", "2", "3"}},
+		{cluster, "agentPoolProfiles[0].minCount", 3.0},
+		{cluster, "apiServerAccessProfile.authorizedIPRanges", []any{"203.0.113.0/24"}},
+		{cluster, "disableLocalAccounts", true},
+		{registry, "sku.name", "Premium"},
+	}
+	for _, tt := range tests {
+		if got, _ := stacktest.Value(tt.r.Inputs, tt.path); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: input %s = %#v, want %#v", tt.r, tt.path, got, tt.want)
+		}
+	}
+	for _, r := range g.Resources {
+		want := r == rg || r == registry || r == cluster
+		if r.Protect != want {
+			t.Errorf("%s protect = %v, want %v (only the resource group, registry and cluster)", r, r.Protect, want)
+		}
+	}
+}
+
 func TestAzureKubernetesVersion(t *testing.T) {
 	args := devArgs
 	args.KubernetesVersion = "1.31"
@@ -163,18 +243,56 @@ func TestAzureKubernetesProvider(t *testing.T) {
 	provider := g.Get(t, stacktest.TypeK8sProvider, "guestbook-k8s")
 	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 
-	if !stacktest.IsSecret(provider.Inputs, "kubeconfig") {
-		t.Errorf("provider kubeconfig is not a secret")
-	}
 	kubeconfig, ok := stacktest.String(provider.Inputs, "kubeconfig")
 	if !ok {
 		t.Fatal("provider kubeconfig is missing")
 	}
-	if want := "server: https://" + output(t, cluster, "fqdn"); !strings.Contains(kubeconfig, want) {
-		t.Errorf("provider kubeconfig does not target the stack's cluster (want %q in):\n%s", want, kubeconfig)
+	// What the provider authenticates with: kubelogin's Azure CLI login for the
+	// cluster's tenant, never a prompt, never a credential of its own.
+	var kc struct {
+		Clusters []struct {
+			Cluster struct{ Server string }
+		}
+		Users []struct {
+			User map[string]struct {
+				Command         string
+				Args            []string
+				InteractiveMode string `yaml:"interactiveMode"`
+				InstallHint     string `yaml:"installHint"`
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(kubeconfig), &kc); err != nil {
+		t.Fatalf("provider kubeconfig does not parse: %v\n%s", err, kubeconfig)
+	}
+	if len(kc.Clusters) != 1 || len(kc.Users) != 1 {
+		t.Fatalf("provider kubeconfig has %d clusters and %d users, want one of each:\n%s", len(kc.Clusters), len(kc.Users), kubeconfig)
+	}
+	if got, want := kc.Clusters[0].Cluster.Server, "https://"+output(t, cluster, "fqdn")+":443"; got != want {
+		t.Errorf("provider kubeconfig server = %q, want %q", got, want)
+	}
+	exec := kc.Users[0].User["exec"]
+	wantArgs := []string{"get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630",
+		"--tenant-id", stacktest.TenantID, "--environment", "AzurePublicCloud"}
+	if exec.Command != "kubelogin" || !slices.Equal(exec.Args, wantArgs) {
+		t.Errorf("provider kubeconfig exec = %s %q, want kubelogin %q", exec.Command, exec.Args, wantArgs)
+	}
+	if exec.InteractiveMode != "Never" || !strings.Contains(exec.InstallHint, "az aks install-cli") {
+		t.Errorf("provider kubeconfig exec interactiveMode = %q, installHint = %q; want Never and how to install kubelogin", exec.InteractiveMode, exec.InstallHint)
+	}
+	for _, banned := range []string{"devicecode", "token:", "client-key-data", "client-certificate-data", "password"} {
+		if strings.Contains(kubeconfig, banned) {
+			t.Errorf("provider kubeconfig holds %q:\n%s", banned, kubeconfig)
+		}
 	}
 	if !g.Waits(provider, cluster) {
 		t.Errorf("provider dependencies = %v, want them to include the cluster %s", provider.Dependencies, cluster.URN)
+	}
+	for _, admin := range admins {
+		grant := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-cluster-admin-"+admin.ObjectID)
+		if !slices.Contains(provider.ExplicitDependencies(), grant.URN) {
+			t.Errorf("provider explicit dependencies = %v, want the cluster admin grant %s: its first call would be refused without it", provider.ExplicitDependencies(), grant.URN)
+		}
 	}
 	calls := g.InvokesOf(stacktest.InvokeListUserCredentials)
 	if len(calls) != 1 {
@@ -182,6 +300,9 @@ func TestAzureKubernetesProvider(t *testing.T) {
 	}
 	if got, _ := stacktest.String(calls[0].Args, "resourceName"); got != output(t, cluster, "name") {
 		t.Errorf("credentials listed for cluster %q, want %q", got, output(t, cluster, "name"))
+	}
+	if got, _ := stacktest.String(calls[0].Args, "format"); got != "exec" {
+		t.Errorf("credentials listed in format %q, want exec (the azure auth-provider format is gone from client-go)", got)
 	}
 }
 
@@ -202,6 +323,14 @@ func TestAzureKubeconfigErrorsAreReturned(t *testing.T) {
 			name:    "none returned",
 			answer:  resource.PropertyMap{"kubeconfigs": resource.NewProperty([]resource.PropertyValue{})},
 			wantErr: "AKS returned no user kubeconfig",
+		},
+		{
+			name: "no cluster",
+			answer: resource.PropertyMap{"kubeconfigs": resource.NewProperty([]resource.PropertyValue{
+				resource.NewProperty(resource.PropertyMap{"name": resource.NewProperty("clusterUser"), "value": resource.NewProperty(
+					base64.StdEncoding.EncodeToString([]byte("apiVersion: v1\nkind: Config\nclusters: []\n")))}),
+			})},
+			wantErr: "the kubeconfig AKS returned has 0 clusters",
 		},
 	}
 	for _, tt := range tests {
@@ -232,6 +361,7 @@ func TestAzureGraph(t *testing.T) {
 			acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
 			cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 			kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
+			admin := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-cluster-admin-"+admins[0].ObjectID)
 
 			if !g.Waits(cluster, operator) {
 				t.Errorf("cluster dependencies = %v, want the Managed Identity Operator assignment: AKS refuses the kubelet identity without it", cluster.Dependencies)
@@ -247,6 +377,9 @@ func TestAzureGraph(t *testing.T) {
 				{registry, cluster},
 				{cluster, registry},
 				{cluster, acrPull},
+				// The admins' grants propagate while the cluster is created.
+				{admin, cluster},
+				{cluster, admin},
 			}
 			for _, f := range forbidden {
 				if path, ok := g.WaitsTransitively(f.from, f.to); ok {

@@ -25,6 +25,8 @@ type NodePool struct {
 	MinCount int
 	// MaxCount is the autoscaler's ceiling (>= MinCount).
 	MaxCount int
+	// Zones spread the nodes over these availability zones; empty pins none.
+	Zones []string
 }
 
 type clusterArgs struct {
@@ -34,6 +36,9 @@ type clusterArgs struct {
 	KubernetesVersion string
 	Pool              NodePool
 	Identities        *identities
+	// AuthorizedIPRanges restrict the API server; empty leaves it open to any
+	// network (every call still needs an Entra token).
+	AuthorizedIPRanges []string
 }
 
 func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulumi.ResourceOption) (*containerservice.ManagedCluster, error) {
@@ -41,6 +46,16 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 	var version pulumi.StringPtrInput
 	if args.KubernetesVersion != "" {
 		version = pulumi.StringPtr(args.KubernetesVersion)
+	}
+	var apiServer containerservice.ManagedClusterAPIServerAccessProfilePtrInput
+	if len(args.AuthorizedIPRanges) > 0 {
+		apiServer = &containerservice.ManagedClusterAPIServerAccessProfileArgs{
+			AuthorizedIPRanges: pulumi.ToStringArray(args.AuthorizedIPRanges),
+		}
+	}
+	var zones pulumi.StringArrayInput
+	if len(args.Pool.Zones) > 0 {
+		zones = pulumi.ToStringArray(args.Pool.Zones)
 	}
 
 	opts = append(opts,
@@ -74,6 +89,17 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 			},
 		},
 		EnableRBAC: pulumi.Bool(true),
+		// Entra ID only: every caller authenticates with an Entra token and is
+		// authorized by Azure role assignments, which live in ARM beside the AcrPull
+		// grant (auditable, deterministic, removed with the stack). With local
+		// accounts disabled there is no cluster-admin certificate to leak: the user
+		// credentials AKS lists carry no secret, and the admin credentials are refused.
+		AadProfile: &containerservice.ManagedClusterAADProfileArgs{
+			Managed:         pulumi.Bool(true),
+			EnableAzureRBAC: pulumi.Bool(true),
+		},
+		DisableLocalAccounts:   pulumi.Bool(true),
+		ApiServerAccessProfile: apiServer,
 		// OIDC issuer and workload identity let pods get Azure tokens without secrets
 		// should the app ever need Azure APIs; both are free and off by default.
 		OidcIssuerProfile: &containerservice.ManagedClusterOIDCIssuerProfileArgs{Enabled: pulumi.Bool(true)},
@@ -91,6 +117,7 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 				EnableAutoScaling: pulumi.Bool(true),
 				MinCount:          pulumi.Int(args.Pool.MinCount),
 				MaxCount:          pulumi.Int(args.Pool.MaxCount),
+				AvailabilityZones: zones,
 			},
 		},
 		// Patch releases and node images carry the security fixes; minor upgrades

@@ -40,9 +40,10 @@ func newIdentities(ctx *pulumi.Context, name string, resourceGroupName, location
 		return nil, fmt.Errorf("declaring kubelet identity: %w", err)
 	}
 	operator, err := newRoleAssignment(ctx, name+"-mi-operator", roleGrant{
-		Scope:       kubelet.ID().ToStringOutput(),
-		PrincipalID: controlPlane.PrincipalId,
-		RoleID:      managedIdentityOperatorRoleID,
+		Scope:         kubelet.ID().ToStringOutput(),
+		PrincipalID:   controlPlane.PrincipalId,
+		PrincipalType: principalTypeServicePrincipal,
+		RoleID:        managedIdentityOperatorRoleID,
 	}, opts...)
 	if err != nil {
 		return nil, err

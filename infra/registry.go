@@ -6,25 +6,25 @@ import (
 	"fmt"
 	"strings"
 
-	// The registry uses the 2024-11-01-preview API because it is the newest API the
-	// SDK offers that can *say* anonymousPullEnabled=false: the GA API the top-level
-	// package uses (2022-12-01) has no such field, so it could neither set it nor
-	// notice on `pulumi refresh` that somebody turned anonymous pull on.
-	containerregistry "github.com/pulumi/pulumi-azure-native-sdk/containerregistry/v2/v20241101preview"
+	// 2023-07-01 is the newest GA API the SDK offers, and it has cache rules. It
+	// cannot express anonymousPullEnabled (only 2024-11-01-preview can): anonymous
+	// pull is off when a registry is created and Basic cannot turn it on, but a
+	// refresh cannot see someone turning it on out of band (see README, Security).
+	// A preview API would be retired under us and fail every deploy that day.
+	containerregistry "github.com/pulumi/pulumi-azure-native-sdk/containerregistry/v2/v20230701"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // newRegistry declares the registry. Pulls are authorised only through Azure RBAC
 // (AcrPull for the kubelet identity) and pushes through the deploying identity's
-// token, so both the admin user and anonymous pull are switched off explicitly:
-// an unset field would leave them to whatever the API defaults to today.
+// token, so the admin user is switched off explicitly: an unset field would leave
+// it to whatever the API defaults to today.
 func newRegistry(ctx *pulumi.Context, name string, resourceGroupName, location pulumi.StringInput, sku string, opts ...pulumi.ResourceOption) (*containerregistry.Registry, error) {
 	reg, err := containerregistry.NewRegistry(ctx, registryLogicalName(name), &containerregistry.RegistryArgs{
-		ResourceGroupName:    resourceGroupName,
-		Location:             location,
-		Sku:                  &containerregistry.SkuArgs{Name: pulumi.String(sku)},
-		AdminUserEnabled:     pulumi.Bool(false),
-		AnonymousPullEnabled: pulumi.Bool(false),
+		ResourceGroupName: resourceGroupName,
+		Location:          location,
+		Sku:               &containerregistry.SkuArgs{Name: pulumi.String(sku)},
+		AdminUserEnabled:  pulumi.Bool(false),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("declaring container registry: %w", err)
@@ -43,4 +43,50 @@ func registryLogicalName(name string) string {
 		}
 	}
 	return b.String() + "acr"
+}
+
+// UpstreamImage is a public image the cluster pulls through the stack's registry,
+// so its pulls go through the same AcrPull grant as the app's own image, and a
+// Docker Hub rate limit or outage does not reach a rollout once it is cached.
+type UpstreamImage struct {
+	// Name names its cache rule and its entry in Azure.Images, e.g. "redis".
+	Name string
+	// Source is the upstream repository, e.g. docker.io/library/redis.
+	Source string
+	// Repository is its path in the stack's registry, e.g. library/redis.
+	Repository string
+	// Ref pins it: ":<tag>" or "@<digest>" (or both, tag first).
+	Ref string
+}
+
+// newCacheRules declares an artifact cache rule per image, and returns each
+// image's reference in the registry. The reference is built from the rule's
+// target repository, so a workload using it waits for the rule: a pull from a
+// repository no rule maps yet fails with 404, not a cache miss.
+func newCacheRules(ctx *pulumi.Context, name string, resourceGroupName pulumi.StringInput, registry *containerregistry.Registry,
+	images []UpstreamImage, opts ...pulumi.ResourceOption) (map[string]pulumi.StringOutput, error) {
+	refs := make(map[string]pulumi.StringOutput, len(images))
+	for _, img := range images {
+		rule, err := containerregistry.NewCacheRule(ctx, name+"-cache-"+img.Name, &containerregistry.CacheRuleArgs{
+			ResourceGroupName: resourceGroupName,
+			RegistryName:      registry.Name,
+			SourceRepository:  pulumi.String(img.Source),
+			TargetRepository:  pulumi.String(img.Repository),
+			// No credential set: Docker Hub's official images are public, and the
+			// cache pulls each tag once, so its anonymous limit is not a concern.
+		}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("declaring cache rule for %s: %w", img.Source, err)
+		}
+		ref := img.Ref
+		refs[img.Name] = pulumi.All(registry.LoginServer, rule.TargetRepository).ApplyT(func(v []any) string {
+			repo, _ := v[1].(*string)
+			target := img.Repository
+			if repo != nil && *repo != "" {
+				target = *repo
+			}
+			return v[0].(string) + "/" + target + ref
+		}).(pulumi.StringOutput)
+	}
+	return refs, nil
 }

@@ -40,7 +40,7 @@ import (
 // Building the API server takes a few minutes and ~3 GB of memory the first time
 // (seconds once Go's build cache has it); the test then runs in seconds.
 func TestPodSecurityAdmission(t *testing.T) {
-	manifests, err := devRun(t, false).Graph.Manifests()
+	manifests, err := stackRun(t, "dev", false).Graph.Manifests()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,10 +49,13 @@ func program(t testing.TB) stacktest.Program {
 	return programVal
 }
 
-// devConfig is the dev stack's configuration as the CLI would pass it.
-func devConfig(t testing.TB) map[string]string {
+// stacks are the stacks the repository ships; every whole-program check runs on each.
+var stacks = []string{"dev", "prod"}
+
+// stackConfig is a stack's configuration as the CLI would pass it.
+func stackConfig(t testing.TB, stack string) map[string]string {
 	t.Helper()
-	cfg, err := stacktest.StackConfig(projectDir, "dev")
+	cfg, err := stacktest.StackConfig(projectDir, stack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,7 @@ func devConfig(t testing.TB) map[string]string {
 
 // withConfig returns the dev configuration with some keys changed.
 func withConfig(t testing.TB, overrides map[string]string) map[string]string {
-	cfg := devConfig(t)
+	cfg := stackConfig(t, "dev")
 	for k, v := range overrides {
 		if v == "" {
 			delete(cfg, k)
@@ -72,39 +75,34 @@ func withConfig(t testing.TB, overrides map[string]string) map[string]string {
 	return cfg
 }
 
+type runKey struct {
+	stack  string
+	dryRun bool
+}
+
 var (
-	devRunsOnce sync.Once
-	devRuns     map[bool]*stacktest.Result
-	devRunsErr  error
+	runsMu sync.Mutex
+	runs   = map[runKey]*stacktest.Result{}
 )
 
-// devRun returns the dev stack's update (dryRun false) or preview (dryRun true),
-// run once per test binary and shared, since they are read-only.
-func devRun(t testing.TB, dryRun bool) *stacktest.Result {
+// stackRun returns a stack's update (dryRun false) or preview (dryRun true), run
+// once per test binary and shared, since they are read-only.
+func stackRun(t testing.TB, stack string, dryRun bool) *stacktest.Result {
 	t.Helper()
 	prog := program(t)
-	devRunsOnce.Do(func() {
-		devRuns = map[bool]*stacktest.Result{}
-		cfg, err := stacktest.StackConfig(projectDir, "dev")
-		if err != nil {
-			devRunsErr = err
-			return
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	key := runKey{stack, dryRun}
+	res, ok := runs[key]
+	if !ok {
+		var err error
+		if res, err = prog.Run(stack, dryRun, stackConfig(t, stack)); err != nil {
+			t.Fatal(err)
 		}
-		for _, dry := range []bool{false, true} {
-			res, err := prog.Run("dev", dry, cfg)
-			if err != nil {
-				devRunsErr = err
-				return
-			}
-			devRuns[dry] = res
-		}
-	})
-	if devRunsErr != nil {
-		t.Fatal(devRunsErr)
+		runs[key] = res
 	}
-	res := devRuns[dryRun]
 	if res.ExitCode != 0 {
-		t.Fatalf("dev stack (dryRun=%v) exited %d: %v\n%s", dryRun, res.ExitCode, res.Errors(), res.Stderr)
+		t.Fatalf("%s stack (dryRun=%v) exited %d: %v\n%s", stack, dryRun, res.ExitCode, res.Errors(), res.Stderr)
 	}
 	return res
 }

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite docs/deploy-order.md and the RE
 // no longer shows the deploy order the program declares. Refresh both with
 // `make plan` or `go test ./tests -run DeployOrderDoc -update`.
 func TestDeployOrderDoc(t *testing.T) {
-	plan := stacktest.NewPlan(devRun(t, true).Graph)
+	plan := stacktest.NewPlan(stackRun(t, "dev", true).Graph)
 
 	docPath := filepath.Join(projectDir, "docs", "deploy-order.md")
 	readmePath := filepath.Join(projectDir, "README.md")
@@ -52,7 +52,7 @@ func TestDeployOrderDoc(t *testing.T) {
 }
 
 func TestPlanWaves(t *testing.T) {
-	plan := stacktest.NewPlan(devRun(t, true).Graph)
+	plan := stacktest.NewPlan(stackRun(t, "dev", true).Graph)
 	waveOf := map[string]int{}
 	for i, w := range plan.Waves {
 		for _, r := range w {

@@ -10,12 +10,18 @@ import (
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
 )
 
-// TestWorkloadPassesKubeScore lints the Kubernetes objects the dev stack declares
+// TestWorkloadPassesKubeScore lints the Kubernetes objects each stack declares
 // with kube-score (pinned in go.mod as a tool) and fails on any critical finding.
 // Where the workload deliberately differs from an optional kube-score check, the
 // reason is a comment at the setting in app/.
 func TestWorkloadPassesKubeScore(t *testing.T) {
-	manifests, err := devRun(t, false).Graph.ManifestsYAML()
+	for _, stack := range stacks {
+		t.Run(stack, func(t *testing.T) { kubeScore(t, stack) })
+	}
+}
+
+func kubeScore(t *testing.T, stack string) {
+	manifests, err := stackRun(t, stack, false).Graph.ManifestsYAML()
 	if err != nil {
 		t.Fatal(err)
 	}

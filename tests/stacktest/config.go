@@ -3,6 +3,7 @@
 package stacktest
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,10 +12,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// ExampleClusterAdmins stands in for guestbook:clusterAdmins, the one key every
+// user sets for themselves (Pulumi.dev.yaml says how); StackConfig supplies it
+// when the stack file does not, as a user would have.
+const ExampleClusterAdmins = `[{"objectId":"3f6c2a9e-8b1d-4c7e-9a2f-5d4e3c2b1a09","type":"User"}]`
+
 // StackConfig reads Pulumi.yaml and Pulumi.<stack>.yaml in dir and returns the
 // configuration the CLI would pass to the program: declared defaults, overridden by
-// the stack's values, every key namespaced ("guestbook:nodeCount").
+// the stack's values, every key namespaced ("guestbook:nodeCount"), and
+// ExampleClusterAdmins where the stack names no admins.
 func StackConfig(dir, stack string) (map[string]string, error) {
+	var err error
 	var project struct {
 		Name   string
 		Config map[string]yaml.Node
@@ -35,8 +43,10 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 			if err := node.Decode(&decl); err != nil {
 				return nil, fmt.Errorf("config %s in Pulumi.yaml: %w", key, err)
 			}
-			if decl.Default.Kind == yaml.ScalarNode {
-				cfg[full] = decl.Default.Value
+			if !decl.Default.IsZero() {
+				if cfg[full], err = configValue(&decl.Default); err != nil {
+					return nil, fmt.Errorf("config %s in Pulumi.yaml: %w", key, err)
+				}
 			}
 		} else {
 			cfg[full] = node.Value
@@ -49,15 +59,31 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 		return nil, err
 	}
 	for key, node := range stackFile.Config {
-		if node.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("config %s in Pulumi.%s.yaml: only plain values are supported here", key, stack)
-		}
 		if !strings.Contains(key, ":") {
 			key = project.Name + ":" + key
 		}
-		cfg[key] = node.Value
+		if cfg[key], err = configValue(&node); err != nil {
+			return nil, fmt.Errorf("config %s in Pulumi.%s.yaml: %w", key, stack, err)
+		}
+	}
+	if _, ok := cfg[project.Name+":clusterAdmins"]; !ok {
+		cfg[project.Name+":clusterAdmins"] = ExampleClusterAdmins
 	}
 	return cfg, nil
+}
+
+// configValue is a configuration value as the program reads it: a scalar as
+// written, a list or map as JSON.
+func configValue(node *yaml.Node) (string, error) {
+	if node.Kind == yaml.ScalarNode {
+		return node.Value, nil
+	}
+	var v any
+	if err := node.Decode(&v); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
 func readYAML(path string, v any) error {

@@ -29,6 +29,8 @@ type Resource struct {
 	PropertyDependencies map[string][]string
 	IgnoreChanges        []string
 	Timeouts             Timeouts
+	// Protect is the resource's protect option.
+	Protect bool
 	// ID and Outputs are what the mocks answered.
 	ID      string
 	Outputs resource.PropertyMap

@@ -34,7 +34,8 @@ const (
 // Type tokens of the resources and invokes the mocks know.
 const (
 	TypeResourceGroup  = "azure-native:resources:ResourceGroup"
-	TypeRegistry       = "azure-native:containerregistry/v20241101preview:Registry"
+	TypeRegistry       = "azure-native:containerregistry/v20230701:Registry"
+	TypeCacheRule      = "azure-native:containerregistry/v20230701:CacheRule"
 	TypeIdentity       = "azure-native:managedidentity:UserAssignedIdentity"
 	TypeRoleAssignment = "azure-native:authorization:RoleAssignment"
 	TypeCluster        = "azure-native:containerservice/v20241001:ManagedCluster"
@@ -107,6 +108,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.PropertyDependencies[k] = v.GetUrns()
 		}
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.Protect = rpc.GetProtect()
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.Timeouts = Timeouts{Create: t.GetCreate(), Update: t.GetUpdate(), Delete: t.GetDelete()}
 		}
@@ -194,6 +196,11 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 		set("loginServer", strings.ToLower(name)+".azurecr.io")
 		set("provisioningState", "Succeeded")
 		return rgID() + "/providers/Microsoft.ContainerRegistry/registries/" + name, out, nil
+	case TypeCacheRule:
+		name := nameOr(in, "cacheRuleName", autoname(r.Name, "-"))
+		set("name", name)
+		set("provisioningState", "Succeeded")
+		return rgID() + "/providers/Microsoft.ContainerRegistry/registries/" + str(in, "registryName") + "/cacheRules/" + name, out, nil
 	case TypeIdentity:
 		name := nameOr(in, "resourceName", autoname(r.Name, "-"))
 		set("name", name)
@@ -251,6 +258,8 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 	return "", nil, fmt.Errorf("unexpected resource type %s (%s): teach the mocks what Azure would answer", r.Type, r.Name)
 }
 
+// kubeconfigTemplate is what AKS lists as the user credentials of an Entra ID
+// cluster in the exec format: kubelogin with a device-code login, and no secret.
 const kubeconfigTemplate = `apiVersion: v1
 kind: Config
 clusters:
@@ -267,7 +276,24 @@ current-context: %[1]s
 users:
 - name: clusterUser_%[1]s
   user:
-    token: mock-cluster-user-token
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --environment
+      - AzurePublicCloud
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - ` + TenantID + `
+      - --login
+      - devicecode
+      command: kubelogin
+      env: null
+      interactiveMode: IfAvailable
+      provideClusterInfo: false
 `
 
 // URN computes a resource's URN the way the engine does.

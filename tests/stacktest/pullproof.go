@@ -39,6 +39,9 @@ type PulledImage struct {
 	// Grant is the AcrPull assignment that lets the workload's nodes pull the image,
 	// when the proof found one.
 	Grant *Resource
+	// Source is what puts the image's repository in the registry before the
+	// workload starts: the pushed image or the cache rule, when the proof found one.
+	Source *Resource
 }
 
 // PullProof is the outcome of ProvePullPermissions.
@@ -80,7 +83,11 @@ func ProvePullPermissions(g *Graph) PullProof {
 				proof.External = append(proof.External, img)
 				continue
 			}
-			if problem := provePull(g, &img); problem != "" {
+			problem := provePull(g, &img)
+			if problem == "" {
+				problem = proveSource(g, &img)
+			}
+			if problem != "" {
 				proof.Problems = append(proof.Problems, fmt.Sprintf("%s (container %s, image %s) pulls from the stack's registry %s (%s): %s",
 					w, img.Container, img.Image, img.StackRegistry.Name, img.Registry, problem))
 				continue
@@ -140,6 +147,55 @@ func provePull(g *Graph, img *PulledImage) string {
 		missing += "; AcrPull assignments that do not serve: " + strings.Join(rejected, "; ")
 	}
 	return missing
+}
+
+// proveSource finds what puts img's repository in its registry before the
+// workload starts: a pushed image, or an artifact cache rule mapping the
+// repository to an upstream one, that the workload waits for. Without one the
+// pull fails with 404 manifest unknown, whatever the grant.
+func proveSource(g *Graph, img *PulledImage) string {
+	repo := repository(img.Image)
+	registryName, _ := String(img.StackRegistry.Outputs, "name")
+	var unwaited []string
+	for _, r := range g.Resources {
+		var match bool
+		switch {
+		case r.Type == TypeImage:
+			name, _ := String(r.Inputs, "imageName")
+			match = strings.EqualFold(registryHost(name), img.Registry) && repository(name) == repo
+		case strings.HasPrefix(r.Type, "azure-native:containerregistry") && strings.HasSuffix(r.Type, ":CacheRule"):
+			reg, _ := String(r.Inputs, "registryName")
+			target, _ := String(r.Inputs, "targetRepository")
+			match = strings.EqualFold(reg, registryName) && target == repo
+		}
+		if !match {
+			continue
+		}
+		if _, waits := g.WaitsTransitively(img.Workload, r); waits {
+			img.Source = r
+			return ""
+		}
+		unwaited = append(unwaited, r.String())
+	}
+	if len(unwaited) > 0 {
+		return fmt.Sprintf("repository %s comes from %s, but the workload does not wait for it, so a pod may pull before it exists (404 manifest unknown)",
+			repo, strings.Join(unwaited, ", "))
+	}
+	return fmt.Sprintf("nothing puts repository %s in the registry: no pushed image and no cache rule for it, so the pull fails with 404 manifest unknown", repo)
+}
+
+// repository returns an image reference's repository path: after the registry
+// host, before the tag or digest.
+func repository(image string) string {
+	rest := image
+	if host := registryHost(image); strings.HasPrefix(image, host+"/") {
+		rest = strings.TrimPrefix(image, host+"/")
+	}
+	rest, _, _ = strings.Cut(rest, "@")
+	if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 // clientIDHint names the usual mistake: the identity's client id given as principal.
