@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,7 @@ type Cluster struct {
 	// Version is the API server's gitVersion.
 	Version string
 	dir     string
+	addr    string
 }
 
 // controlPlaneEndpoint is tests/apiserver's endpoint.json.
@@ -101,7 +103,11 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 	if err != nil {
 		return nil, stop, err
 	}
-	c = &Cluster{Kube: kube, dir: dir}
+	u, err := url.Parse(ep.URL)
+	if err != nil {
+		return nil, stop, fmt.Errorf("the control plane's URL %q: %w", ep.URL, err)
+	}
+	c = &Cluster{Kube: kube, dir: dir, addr: u.Host}
 	if err := waitFor(ctx, "the API server's /readyz", time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		err := kube.Do(ctx, http.MethodGet, "/readyz", "", nil, nil)
 		if err != nil {
@@ -209,6 +215,25 @@ func (c *Cluster) createPool(ctx context.Context) error {
 		}
 		return ready == NodeCount, fmt.Sprintf("%d of %d nodes Ready", ready, NodeCount), nil
 	})
+}
+
+// Addr is the API server's host:port.
+func (c *Cluster) Addr() string { return c.addr }
+
+// KubeconfigVia is Kubeconfig with the server at addr (host:port) instead, which
+// must forward to Addr: the certificate names 127.0.0.1, whatever the port.
+func (c *Cluster) KubeconfigVia(addr string) ([]byte, error) {
+	var kc map[string]any
+	if err := yaml.Unmarshal(c.Kubeconfig, &kc); err != nil {
+		return nil, err
+	}
+	clusters, _ := kc["clusters"].([]any)
+	if len(clusters) != 1 {
+		return nil, fmt.Errorf("the control plane's kubeconfig has %d clusters, want 1", len(clusters))
+	}
+	entry, _ := clusters[0].(map[string]any)["cluster"].(map[string]any)
+	entry["server"] = "https://" + addr
+	return yaml.Marshal(kc)
 }
 
 // userKubeconfig is the kubeconfig the simulated AKS hands out: server, CA and

@@ -44,6 +44,9 @@ type Harness struct {
 	Cloud    *sim.Cloud
 	Registry *stacktest.FakeRegistry
 	Pulls    *PullGate
+	// Front is where the simulated AKS's credentials point the stack's
+	// Kubernetes provider: the API server, through a door a scenario can shut.
+	Front *Front
 	// WorkDir is the project directory the CLI runs in: Pulumi.yaml and the stack
 	// files copied from the repository, app/ linked to it (the image's context).
 	WorkDir string
@@ -105,7 +108,15 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 	if h.Cloud, err = sim.Open(cloudDir); err != nil {
 		return nil, stop, err
 	}
-	if err := h.Cloud.SetKubeconfig(cluster.Kubeconfig); err != nil {
+	if h.Front, err = NewFront(cluster.Addr()); err != nil {
+		return nil, stop, err
+	}
+	stops.add(func() error { h.Front.Shut(); return nil })
+	kubeconfig, err := cluster.KubeconfigVia(h.Front.Addr())
+	if err != nil {
+		return nil, stop, err
+	}
+	if err := h.Cloud.SetKubeconfig(kubeconfig); err != nil {
 		return nil, stop, err
 	}
 	if err := h.Cloud.SetLatency(opts.Latency); err != nil {
@@ -200,7 +211,21 @@ func (h *Harness) Stack(ctx context.Context, name string, program pulumi.RunFunc
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	return auto.UpsertStack(ctx, name, ws)
+	st, err := auto.UpsertStack(ctx, name, ws)
+	if err != nil {
+		return st, err
+	}
+	// What Pulumi.<stack>.yaml tells every user to do first: name the deploying
+	// identity (here the simulated Azure CLI login) as a cluster admin.
+	for key, value := range map[string]string{
+		"clusterAdmins[0].objectId": sim.AADTokenPrincipal,
+		"clusterAdmins[0].type":     sim.Directory[sim.AADTokenPrincipal],
+	} {
+		if err := st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
+			return st, fmt.Errorf("pulumi config set --path %s: %w", key, err)
+		}
+	}
+	return st, nil
 }
 
 // CLI runs the pulumi CLI itself in the project directory, with the workspace's

@@ -183,12 +183,38 @@ func (g *PullGate) refusal(resources []sim.Resource, image string, now time.Time
 		}
 		effective := r.ReadyAt.Add(g.wall(propagation))
 		if !now.Before(effective) {
-			return ""
+			return g.missing(resources, host, registryID, image)
 		}
 		reason = fmt.Sprintf("401 Unauthorized from https://%s/oauth2/token: AcrPull assigned %s ago, not yet propagated",
 			host, now.Sub(r.ReadyAt).Round(time.Millisecond))
 	}
 	return reason
+}
+
+// missing returns why a granted pull of image still fails, or "": its repository
+// holds no pushed image and no cache rule of the registry maps it (404).
+func (g *PullGate) missing(resources []sim.Resource, host, registryID, image string) string {
+	repo := strings.TrimPrefix(image, host+"/")
+	repo, _, _ = strings.Cut(repo, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	for _, r := range resources {
+		if r.Kind == sim.KindCacheRule && r.ProvisioningState == sim.StateSucceeded &&
+			strings.HasPrefix(r.ID, registryID+"/") && str(r.Inputs, "targetRepository") == repo {
+			return ""
+		}
+	}
+	images, err := g.cloud.Images()
+	if err != nil {
+		return err.Error()
+	}
+	for _, img := range images {
+		if strings.EqualFold(img.Registry, host) && img.Repository == repo {
+			return ""
+		}
+	}
+	return fmt.Sprintf("404 manifest unknown from https://%s/v2/%s: no image pushed there and no cache rule maps it", host, repo)
 }
 
 // str returns the string at path in a JSON-like map, or "".

@@ -33,6 +33,7 @@ import (
 var TypicalLatency = map[string]float64{
 	"ResourceGroup":        10,
 	"Registry":             90,
+	"CacheRule":            10,
 	"UserAssignedIdentity": 20,
 	"RoleAssignment":       40,
 	"ManagedCluster":       840,
@@ -50,7 +51,7 @@ const rehearsalScale = 2 * time.Millisecond
 // scenarioTimeout bounds one CLI command.
 const scenarioTimeout = 5 * time.Minute
 
-// Rehearse runs scenarios 1-9 against program (the repository's run function):
+// Rehearse runs scenarios 1-11 against program (the repository's run function):
 // each is a subtest, so `go test -v` prints one line per scenario with its result
 // and duration. A failed scenario stops the ones after it: they build on its state.
 func Rehearse(t *testing.T, program pulumi.RunFunc) {
@@ -74,6 +75,8 @@ func Rehearse(t *testing.T, program pulumi.RunFunc) {
 		{"7_exported_state_holds_no_credential", s.exportedState},
 		{"8_killed_update_converges", s.killed},
 		{"9_destroy", s.destroy},
+		{"10_prod_stack_zonal_restricted_protected", s.prod},
+		{"11_cluster_lost_out_of_band", s.clusterLost},
 	} {
 		if !t.Run(sc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, 3*scenarioTimeout)
@@ -170,13 +173,13 @@ func (s *rehearsal) up(t *testing.T, ctx context.Context) {
 	}
 
 	// Outputs.
-	for _, k := range []string{"resourceGroupName", "registryLoginServer", "clusterName", "kubeletIdentityObjectId", "kubeconfig", "guestbookImage", "guestbookUrl"} {
+	for _, k := range []string{"resourceGroupName", "registryLoginServer", "clusterName", "kubeletIdentityObjectId", "getCredentials", "guestbookImage", "guestbookUrl"} {
 		if v, ok := r.Outputs[k]; !ok || v.Value == nil || v.Value == "" {
 			t.Errorf("output %s missing", k)
 		}
 	}
-	if !r.Outputs["kubeconfig"].Secret {
-		t.Errorf("output kubeconfig is not a secret")
+	if _, ok := r.Outputs["kubeconfig"]; ok {
+		t.Errorf("the stack exports a kubeconfig; people reach the cluster as themselves (getCredentials)")
 	}
 	if img, _ := r.Outputs["guestbookImage"].Value.(string); !strings.Contains(img, ".azurecr.io/guestbook@sha256:") {
 		t.Errorf("guestbookImage = %q, want <registry>.azurecr.io/guestbook@sha256:...", img)
@@ -190,8 +193,14 @@ func (s *rehearsal) up(t *testing.T, ctx context.Context) {
 	acrPull, deployment := ev.urn(t, "RoleAssignment guestbook-acr-pull"), ev.urn(t, "Deployment guestbook-app")
 	operator, cluster := ev.urn(t, "RoleAssignment guestbook-mi-operator"), ev.urn(t, "ManagedCluster guestbook-aks")
 	registry := ev.urn(t, "Registry guestbookacr")
-	if !(ev.done[acrPull] < ev.began[deployment]) {
-		t.Errorf("the Deployment's create began (event %d) before the AcrPull assignment's create finished (event %d)", ev.began[deployment], ev.done[acrPull])
+	redis, cache := ev.urn(t, "StatefulSet guestbook-redis"), ev.urn(t, "CacheRule guestbook-cache-redis")
+	for _, w := range []struct{ name, urn string }{{"Deployment", deployment}, {"Redis StatefulSet", redis}} {
+		if !(ev.done[acrPull] < ev.began[w.urn]) {
+			t.Errorf("the %s's create began (event %d) before the AcrPull assignment's create finished (event %d)", w.name, ev.began[w.urn], ev.done[acrPull])
+		}
+	}
+	if !(ev.done[cache] < ev.began[redis]) {
+		t.Errorf("the Redis StatefulSet's create began (event %d) before its cache rule's create finished (event %d)", ev.began[redis], ev.done[cache])
 	}
 	if !(ev.done[operator] < ev.began[cluster]) {
 		t.Errorf("the cluster's create began (event %d) before the Managed Identity Operator grant finished (event %d)", ev.began[cluster], ev.done[operator])
@@ -352,6 +361,9 @@ func (s *rehearsal) badConfig(t *testing.T, ctx context.Context) {
 			[]string{`guestbook:replicas = "0"`, `guestbook:nodeMaxCount = "101"`}},
 		{"several-at-once", map[string]string{"nodeCount": "three", "replicas": "51", "acrSku": "Gold", "namespace": "kube-system"},
 			[]string{`guestbook:nodeCount = "three"`, `guestbook:replicas = "51"`, `guestbook:acrSku = "Gold"`, `guestbook:namespace = "kube-system"`}},
+		{"lists", map[string]string{"clusterAdmins[0].type": "App", "availabilityZones[0]": "4", "apiServerAuthorizedIpRanges[0]": "203.0.113.9/24"},
+			[]string{`guestbook:clusterAdmins[0].type = "App"`, `guestbook:availabilityZones[0] = "4"`,
+				`guestbook:apiServerAuthorizedIpRanges[0] = "203.0.113.9/24": must have no host bits set: did you mean 203.0.113.0/24?`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := h.Stack(ctx, "bad-"+tc.name, nil)
@@ -402,13 +414,23 @@ func (s *rehearsal) exportedState(t *testing.T, ctx context.Context) {
 	state := string(b) + string(raw)
 	for what, secret := range map[string]string{
 		"the cluster's bearer token":     s.h.Cluster.Kube.Token,
-		"the kubeconfig":                 "current-context",
 		"the deploying identity's token": sim.AADToken,
 		"the registry token":             stacktest.RefreshToken,
-		"the kubeconfig (its CA field)":  "certificate-authority-data",
 	} {
 		if strings.Contains(state, secret) {
 			t.Errorf("the exported state holds %s in plain text", what)
+		}
+	}
+	// The Kubernetes provider's kubeconfig is in the state in plain text, and may
+	// be: it names the cluster and how to get a token (kubelogin), and holds none.
+	for _, want := range []string{"certificate-authority-data", "command: kubelogin", "azurecli"} {
+		if !strings.Contains(state, want) {
+			t.Errorf("the exported state has no %q: the provider's kubeconfig is not the credential-free one", want)
+		}
+	}
+	for _, banned := range []string{"client-key-data", "client-certificate-data", "devicecode"} {
+		if strings.Contains(state, banned) {
+			t.Errorf("the exported state holds %q", banned)
 		}
 	}
 	if !strings.Contains(state, `"4dabf18193072939515e22adb298388d"`) {
@@ -661,7 +683,9 @@ func setConfig(t *testing.T, ctx context.Context, st auto.Stack, cfg map[string]
 		} else {
 			undo = append(undo, func() error { return st.RemoveConfig(ctx, k) })
 		}
-		if err := st.SetConfig(ctx, k, auto.ConfigValue{Value: v}); err != nil {
+		// A key with an index or a field is a path, as `pulumi config set --path` takes it.
+		opts := &auto.ConfigOptions{Path: strings.ContainsAny(k, "[.")}
+		if err := st.SetConfigWithOptions(ctx, k, auto.ConfigValue{Value: v}, opts); err != nil {
 			t.Fatalf("pulumi config set %s %s: %v", k, v, err)
 		}
 	}
@@ -671,6 +695,146 @@ func setConfig(t *testing.T, ctx context.Context, st auto.Stack, cfg map[string]
 				t.Errorf("restoring configuration: %v", err)
 			}
 		}
+	}
+}
+
+// prod deploys the prod stack from Pulumi.prod.yaml: what it turns on reaches
+// Azure, a second preview shows nothing, and destroy stops at what it protects
+// until the stack says protect false.
+func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
+	h := s.h
+	st, err := h.Stack(ctx, "prod", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Up(ctx, st, "prod"); r.Err != nil {
+		t.Fatalf("up of the prod stack failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if p := h.Preview(ctx, st, "prod-expect-no-changes", optpreview.ExpectNoChanges(), optpreview.Diff()); p.Err != nil {
+		t.Errorf("second preview of the prod stack is not empty: %v\n%s", p.Err, p.Changes())
+	}
+	inProd := func(r sim.Resource) bool { return strings.HasPrefix(r.URN, "urn:pulumi:prod::") }
+	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inProd)
+	pool, _ := cluster.Inputs["agentPoolProfiles"].([]any)[0].(map[string]any)
+	api, _ := cluster.Inputs["apiServerAccessProfile"].(map[string]any)
+	for what, got := range map[string]any{
+		"zones":                     fmt.Sprint(pool["availabilityZones"]),
+		"minimum nodes":             fmt.Sprint(pool["minCount"]),
+		"API server authorized IPs": fmt.Sprint(api["authorizedIPRanges"]),
+		"local accounts disabled":   fmt.Sprint(cluster.Inputs["disableLocalAccounts"]),
+		"registry SKU":              str(s.cloudResource(t, "Microsoft.ContainerRegistry/registries", inProd).Inputs, "sku", "name"),
+	} {
+		want := map[string]string{"zones": "[1 2 3]", "minimum nodes": "3", "API server authorized IPs": "[203.0.113.0/24]",
+			"local accounts disabled": "true", "registry SKU": "Premium"}[what]
+		if got != want {
+			t.Errorf("prod cluster %s = %v, want %s", what, got, want)
+		}
+	}
+
+	d := h.Destroy(ctx, st, "protected")
+	if d.Err == nil {
+		t.Fatal("destroy of the prod stack succeeded; its resource group, registry and cluster are protected")
+	}
+	if msg := d.Stderr + d.Diagnostics(); !strings.Contains(msg, "protected") {
+		t.Errorf("destroy of the prod stack failed without saying what is protected:\n%s", msg)
+	}
+	for _, armType := range []string{"Microsoft.Resources/resourceGroups", "Microsoft.ContainerRegistry/registries", "Microsoft.ContainerService/managedClusters"} {
+		s.cloudResource(t, armType, inProd) // fails the test if it is gone
+	}
+
+	// What the README says to do to retire it on purpose.
+	setConfig(t, ctx, st, map[string]string{"protect": "false"})
+	if r := h.Up(ctx, st, "unprotect"); r.Err != nil {
+		t.Fatalf("up with protect false failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	if r := h.Destroy(ctx, st, "unprotected"); r.Err != nil {
+		t.Fatalf("destroy after protect false failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	for _, r := range s.cloudResources(t) {
+		if inProd(r) {
+			t.Errorf("after destroy the cloud still holds %s", r.ID)
+		}
+	}
+	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
+		t.Error(err)
+	}
+}
+
+// clusterLost deletes a stack's cluster behind Pulumi's back, so its API server
+// no longer answers: refresh says what to do instead of hanging, does it with
+// PULUMI_K8S_DELETE_UNREACHABLE=true (README, Troubleshooting), and destroy
+// then completes.
+func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
+	h := s.h
+	st, err := h.Stack(ctx, "lost", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setConfig(t, ctx, st, map[string]string{"azure-native:location": "japaneast", "namespace": "guestbook-lost"})
+	if r := h.Up(ctx, st, "lost"); r.Err != nil {
+		t.Fatalf("up failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	inLost := func(r sim.Resource) bool { return strings.HasPrefix(r.URN, "urn:pulumi:lost::") }
+	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inLost)
+	if err := h.Cloud.DeleteOutOfBand(cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.Front.Shut()
+	defer func() {
+		if err := h.Front.Open(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// Each command gets a bound well below the scenario's: past it, it hung.
+	bounded := func(label string, run func(context.Context) Result) Result {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		r := run(cctx)
+		if cctx.Err() != nil {
+			t.Fatalf("%s did not finish in 2 minutes with the cluster gone", label)
+		}
+		return r
+	}
+	r := bounded("refresh", func(c context.Context) Result { return h.Refresh(c, st, "lost-plain") })
+	if r.Err == nil {
+		t.Errorf("refresh with the cluster gone succeeded; want it to stop at the unreachable Kubernetes resources")
+	} else if msg := r.Stderr + r.Diagnostics(); !strings.Contains(msg, "PULUMI_K8S_DELETE_UNREACHABLE") {
+		t.Errorf("refresh with the cluster gone failed without saying how to go on:\n%s", msg)
+	}
+
+	st.Workspace().SetEnvVar("PULUMI_K8S_DELETE_UNREACHABLE", "true")
+	r = bounded("refresh with PULUMI_K8S_DELETE_UNREACHABLE", func(c context.Context) Result { return h.Refresh(c, st, "lost-unreachable") })
+	if r.Err != nil {
+		t.Fatalf("refresh with PULUMI_K8S_DELETE_UNREACHABLE=true failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	dep, err := st.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state apitype.DeploymentV3
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range state.Resources {
+		if typ := string(res.Type); res.Custom && (strings.HasPrefix(typ, "kubernetes:") && typ != "pulumi:providers:kubernetes" || strings.Contains(typ, ":ManagedCluster")) {
+			t.Errorf("after refresh the state still holds %s", shortURN(string(res.URN)))
+		}
+	}
+	if r := bounded("destroy", func(c context.Context) Result { return h.Destroy(c, st, "lost") }); r.Err != nil {
+		t.Fatalf("destroy with the cluster gone failed: %v\n%s", r.Err, r.Diagnostics())
+	}
+	for _, r := range s.cloudResources(t) {
+		if inLost(r) {
+			t.Errorf("after destroy the cloud still holds %s", r.ID)
+		}
+	}
+	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
+		t.Error(err)
+	}
+	// Its namespace went with the cluster in Azure; here the API server is shared.
+	if err := h.Cluster.Kube.Do(ctx, "DELETE", "/api/v1/namespaces/guestbook-lost", "", nil, nil); err != nil {
+		t.Error(err)
 	}
 }
 

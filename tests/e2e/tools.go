@@ -72,6 +72,7 @@ func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any
 	tools := []tool{
 		{name: "pulumi-resource-azure-native", dir: ".", pkg: "./tests/e2e/sim/cmd/pulumi-resource-azure-native"},
 		{name: "pulumi-resource-docker", dir: ".", pkg: "./tests/e2e/sim/cmd/pulumi-resource-docker"},
+		{name: "kubelogin", dir: ".", pkg: "./tests/e2e/sim/cmd/kubelogin"},
 		{name: "kube-control-plane", dir: "tests/apiserver", pkg: ".",
 			ldflags: "-X k8s.io/component-base/version.gitVersion=" + kubeVersion + " -X k8s.io/component-base/version.gitTreeState=clean"},
 		{name: "kwok", dir: "tests/e2e/tools/kwok", pkg: "sigs.k8s.io/kwok/cmd/kwok"},

@@ -45,6 +45,12 @@ var armKinds = map[string]*armKind{
 		Required: []string{"resourceGroupName", "sku"},
 		Computed: [][]string{{"name"}, {"type"}, {"loginServer"}, {"provisioningState"}, {"creationDate"}},
 	},
+	"containerregistry:CacheRule": {
+		Kind: KindCacheRule, ARMType: "Microsoft.ContainerRegistry/registries/cacheRules",
+		NameProp: "cacheRuleName", ForceNew: []string{"cacheRuleName", "registryName", "resourceGroupName", "sourceRepository"},
+		Required: []string{"resourceGroupName", "registryName", "sourceRepository", "targetRepository"},
+		Computed: [][]string{{"name"}, {"type"}, {"provisioningState"}, {"creationDate"}},
+	},
 	"managedidentity:UserAssignedIdentity": {
 		Kind: KindIdentity, ARMType: "Microsoft.ManagedIdentity/userAssignedIdentities",
 		NameProp: "resourceName", ForceNew: []string{"resourceName", "resourceGroupName", "location"},
@@ -117,6 +123,8 @@ func (k *armKind) idOf(in map[string]any) string {
 		return rgID(name)
 	case KindRoleAssignment:
 		return strings.TrimSuffix(str(in, "scope"), "/") + "/providers/" + k.ARMType + "/" + name
+	case KindCacheRule:
+		return rgID(str(in, "resourceGroupName")) + "/providers/Microsoft.ContainerRegistry/registries/" + str(in, "registryName") + "/cacheRules/" + name
 	}
 	return rgID(str(in, "resourceGroupName")) + "/providers/" + k.ARMType + "/" + name
 }
@@ -185,6 +193,17 @@ func (k *armKind) validate(s *cloudState, r *Resource) error {
 		}
 	case KindRoleAssignment:
 		return validateRoleAssignment(s, r)
+	case KindCacheRule:
+		registryID := strings.TrimSuffix(r.ID, "/cacheRules/"+r.Name)
+		if reg := s.find(registryID); reg == nil || reg.ProvisioningState == StateDeleting {
+			return errResourceNotFound(registryID)
+		}
+		for _, o := range s.Resources {
+			if o.Kind == KindCacheRule && strings.HasPrefix(o.ID, registryID+"/") && str(o.Inputs, "targetRepository") == str(in, "targetRepository") {
+				return armError(409, "CacheRuleTargetRepositoryConflict", fmt.Sprintf(
+					"Cache rule %s already maps target repository %s.", o.Name, str(in, "targetRepository")))
+			}
+		}
 	case KindCluster:
 		return validateCluster(s, in)
 	}
@@ -219,13 +238,32 @@ func validateRoleAssignment(s *cloudState, r *Resource) error {
 		}
 	}
 	principal := str(in, "principalId")
-	var known bool
+	// ARM checks a given principalType against the directory's.
+	principalType := str(in, "principalType")
+	mismatch := func(actual string) error {
+		if principalType == "" || principalType == actual {
+			return nil
+		}
+		return armError(400, "UnmatchedPrincipalType", fmt.Sprintf(
+			"The PrincipalId '%s' has type '%s' , which is different from specified PrincipalType '%s'.",
+			strings.ReplaceAll(principal, "-", ""), actual, principalType))
+	}
+	known := false
+	if actual, ok := Directory[strings.ToLower(principal)]; ok {
+		known = true
+		if err := mismatch(actual); err != nil {
+			return err
+		}
+	}
 	for _, o := range s.Resources {
-		if o.Kind != KindIdentity {
+		if known || o.Kind != KindIdentity {
 			continue
 		}
 		if strings.EqualFold(str(o.Outputs, "principalId"), principal) {
 			known = true
+			if err := mismatch("ServicePrincipal"); err != nil {
+				return err
+			}
 			break
 		}
 		if strings.EqualFold(str(o.Outputs, "clientId"), principal) {
@@ -339,6 +377,9 @@ func (k *armKind) outputs(s *cloudState, r *Resource, prev map[string]any, now t
 	switch k.Kind {
 	case KindResourceGroup:
 		out["properties"] = map[string]any{"provisioningState": r.ProvisioningState}
+	case KindCacheRule:
+		out["provisioningState"] = r.ProvisioningState
+		keep("creationDate", func() any { return now.UTC().Format(time.RFC3339Nano) })
 	case KindRegistry:
 		out["loginServer"] = strings.ToLower(r.Name) + ".azurecr.io"
 		out["provisioningState"] = r.ProvisioningState
@@ -393,6 +434,14 @@ func (k *armKind) outputs(s *cloudState, r *Resource, prev map[string]any, now t
 // stands for: role assignments record it as their creator.
 const AADTokenPrincipal = "9a4e1c7b-2d3f-4b8a-8e6d-0f1a2b3c4d5e"
 
+// Directory is the simulated Entra ID's principals that exist before any deploy,
+// by object id: the deploying identity, a service principal as in CI.
+var Directory = map[string]string{AADTokenPrincipal: "ServicePrincipal"}
+
+// The built-in roles of Azure RBAC for Kubernetes authorization that let the
+// holder create the app's objects.
+const aksRBACClusterAdminRole = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+
 // defaultKubernetesVersion is the version AKS picks when none is asked for.
 const defaultKubernetesVersion = "1.33.5"
 
@@ -426,7 +475,7 @@ func setProvisioningState(r *Resource, state string) {
 	switch r.Kind {
 	case KindResourceGroup:
 		r.Outputs["properties"] = map[string]any{"provisioningState": state}
-	case KindRegistry, KindCluster:
+	case KindRegistry, KindCluster, KindCacheRule:
 		r.Outputs["provisioningState"] = state
 	}
 }

@@ -437,10 +437,15 @@ func (p *AzureProvider) invoke(op *Operation, tok string, args resource.Property
 		if s.find(rgID(rg)) == nil {
 			return nil, errResourceGroupNotFound(rg)
 		}
-		if c := s.find(id); c == nil || c.ProvisioningState == StateDeleting {
+		c := s.find(id)
+		if c == nil || c.ProvisioningState == StateDeleting {
 			return nil, errResourceNotFound(id)
 		}
-		kubeconfig, err := p.cloud.kubeconfig()
+		local, err := p.cloud.kubeconfig()
+		if err != nil {
+			return nil, err
+		}
+		kubeconfig, err := userCredentials(local, c, propStr(args, "format"))
 		if err != nil {
 			return nil, err
 		}

@@ -54,6 +54,7 @@ const (
 	KindIdentity       = "UserAssignedIdentity"
 	KindRoleAssignment = "RoleAssignment"
 	KindCluster        = "ManagedCluster"
+	KindCacheRule      = "CacheRule"
 	KindImage          = "Image"
 )
 

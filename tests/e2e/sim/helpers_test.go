@@ -14,8 +14,9 @@ import (
 // Type tokens as the program's SDKs send them.
 const (
 	tokRG       = "azure-native:resources:ResourceGroup"
-	tokRegistry = "azure-native:containerregistry/v20241101preview:Registry"
+	tokRegistry = "azure-native:containerregistry/v20230701:Registry"
 	tokIdentity = "azure-native:managedidentity:UserAssignedIdentity"
+	tokCache    = "azure-native:containerregistry/v20230701:CacheRule"
 	tokRA       = "azure-native:authorization:RoleAssignment"
 	tokCluster  = "azure-native:containerservice/v20241001:ManagedCluster"
 )
@@ -127,7 +128,7 @@ func deployAzure(t *testing.T, p *AzureProvider, withCluster bool) stack {
 	s.rg = propStr(outs, "name")
 	s.registryID, outs = create(t, p, tokRegistry, "guestbookacr", pm(map[string]any{
 		"resourceGroupName": s.rg, "location": "japaneast", "sku": map[string]any{"name": "Basic"},
-		"adminUserEnabled": false, "anonymousPullEnabled": false,
+		"adminUserEnabled": false,
 	}))
 	s.loginServer, s.registryName = propStr(outs, "loginServer"), propStr(outs, "name")
 	s.controlPlaneID, outs = create(t, p, tokIdentity, "guestbook-control-plane", pm(map[string]any{"resourceGroupName": s.rg, "location": "japaneast"}))
