@@ -713,7 +713,7 @@ func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
 	if p := h.Preview(ctx, st, "prod-expect-no-changes", optpreview.ExpectNoChanges(), optpreview.Diff()); p.Err != nil {
 		t.Errorf("second preview of the prod stack is not empty: %v\n%s", p.Err, p.Changes())
 	}
-	inProd := func(r sim.Resource) bool { return strings.HasPrefix(r.URN, "urn:pulumi:prod::") }
+	inProd := inStack(st)
 	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inProd)
 	pool, _ := cluster.Inputs["agentPoolProfiles"].([]any)[0].(map[string]any)
 	api, _ := cluster.Inputs["apiServerAccessProfile"].(map[string]any)
@@ -750,14 +750,7 @@ func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
 	if r := h.Destroy(ctx, st, "unprotected"); r.Err != nil {
 		t.Fatalf("destroy after protect false failed: %v\n%s", r.Err, r.Diagnostics())
 	}
-	for _, r := range s.cloudResources(t) {
-		if inProd(r) {
-			t.Errorf("after destroy the cloud still holds %s", r.ID)
-		}
-	}
-	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
-		t.Error(err)
-	}
+	s.removed(t, ctx, st)
 }
 
 // clusterLost deletes a stack's cluster behind Pulumi's back, so its API server
@@ -774,8 +767,7 @@ func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
 	if r := h.Up(ctx, st, "lost"); r.Err != nil {
 		t.Fatalf("up failed: %v\n%s", r.Err, r.Diagnostics())
 	}
-	inLost := func(r sim.Resource) bool { return strings.HasPrefix(r.URN, "urn:pulumi:lost::") }
-	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inLost)
+	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inStack(st))
 	if err := h.Cloud.DeleteOutOfBand(cluster.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -824,16 +816,28 @@ func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
 	if r := bounded("destroy", func(c context.Context) Result { return h.Destroy(c, st, "lost") }); r.Err != nil {
 		t.Fatalf("destroy with the cluster gone failed: %v\n%s", r.Err, r.Diagnostics())
 	}
+	s.removed(t, ctx, st)
+	// Its namespace went with the cluster in Azure; here the API server is shared.
+	if err := h.Cluster.Kube.Do(ctx, "DELETE", "/api/v1/namespaces/guestbook-lost", "", nil, nil); err != nil {
+		t.Error(err)
+	}
+}
+
+// inStack matches the cloud resources stack st created.
+func inStack(st auto.Stack) func(sim.Resource) bool {
+	return func(r sim.Resource) bool { return strings.HasPrefix(r.URN, "urn:pulumi:"+st.Name()+"::") }
+}
+
+// removed checks that the destroyed stack st left nothing in the cloud, and
+// removes it.
+func (s *rehearsal) removed(t *testing.T, ctx context.Context, st auto.Stack) {
+	t.Helper()
 	for _, r := range s.cloudResources(t) {
-		if inLost(r) {
+		if inStack(st)(r) {
 			t.Errorf("after destroy the cloud still holds %s", r.ID)
 		}
 	}
 	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
-		t.Error(err)
-	}
-	// Its namespace went with the cluster in Azure; here the API server is shared.
-	if err := h.Cluster.Kube.Do(ctx, "DELETE", "/api/v1/namespaces/guestbook-lost", "", nil, nil); err != nil {
 		t.Error(err)
 	}
 }
