@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -123,11 +124,18 @@ func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any
 // names the provider command embeds. The provider's repository generates them in
 // its release build; the module ships the sources they are made from.
 func embedKubernetesSchema(ctx context.Context, moduleDir string) error {
-	out, err := goCmd(ctx, moduleDir, "list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi-kubernetes/provider/v4")
+	// `go mod download`, not `go list -m`: this runs before the build, and on an
+	// empty module cache `go list -m` names no directory for a module not yet
+	// downloaded.
+	out, err := goCmdStdout(ctx, moduleDir, "mod", "download", "-json", "github.com/pulumi/pulumi-kubernetes/provider/v4")
 	if err != nil {
-		return fmt.Errorf("locating the provider module: %w\n%s", err, out)
+		return fmt.Errorf("downloading the provider module: %w\n%s", err, out)
 	}
-	src := filepath.Join(strings.TrimSpace(string(out)), "cmd", "pulumi-resource-kubernetes")
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return fmt.Errorf("locating the provider module: %v %s\n%s", err, mod.Error, out)
+	}
+	src := filepath.Join(mod.Dir, "cmd", "pulumi-resource-kubernetes")
 	for from, to := range map[string]string{
 		"schema.json":            "schema-embed.json",
 		"terraform-mapping.json": "terraform-mapping-embed.json",
@@ -160,8 +168,25 @@ func requiredVersion(gomod, module string) (string, error) {
 	return string(m[1]), nil
 }
 
-// goCmd runs the go command of the toolchain running the tests.
+// goCmd runs the go command of the toolchain running the tests and returns its
+// combined output.
 func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	return toolGo(ctx, dir, args...).CombinedOutput()
+}
+
+// goCmdStdout is goCmd for output to parse: stdout only, stderr in the error.
+func goCmdStdout(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := toolGo(ctx, dir, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		err = fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return out, err
+}
+
+func toolGo(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, stacktest.GoCommand(), args...)
 	cmd.Dir = dir
 	// Builds of the nested tool modules must not be bent by a GOFLAGS meant for
@@ -170,7 +195,7 @@ func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	// stamp: it changes with every commit and would relink every tool (minutes)
 	// although none of them changed.
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "GONOSUMDB=github.com/pulumi")
-	return cmd.CombinedOutput()
+	return cmd
 }
 
 func fileExists(p string) bool {
