@@ -83,3 +83,86 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// parsePlainEntryRequest parses the common shape of a POST /entries JSON body
+// without reflection: one object whose members are "name" and "message" with
+// strings free of escapes. It returns ok=false for anything else, valid or not,
+// and the caller falls back to encoding/json, which then decides and explains.
+// Whatever it accepts, encoding/json accepts with the same result (a fuzz test
+// holds it to that). body must be valid UTF-8.
+func parsePlainEntryRequest(body []byte) (req entryRequest, ok bool) {
+	i := skipJSONSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return entryRequest{}, false
+	}
+	i = skipJSONSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return req, skipJSONSpace(body, i+1) == len(body)
+	}
+	for {
+		key, next, ok := plainJSONString(body, i)
+		if !ok {
+			return entryRequest{}, false
+		}
+		i = skipJSONSpace(body, next)
+		if i >= len(body) || body[i] != ':' {
+			return entryRequest{}, false
+		}
+		value, next, ok := plainJSONString(body, skipJSONSpace(body, i+1))
+		if !ok {
+			return entryRequest{}, false
+		}
+		// Exact names only: encoding/json also matches them case-insensitively,
+		// which the fallback handles.
+		switch string(key) {
+		case "name":
+			req.Name = string(value)
+		case "message":
+			req.Message = string(value)
+		default:
+			return entryRequest{}, false
+		}
+		i = skipJSONSpace(body, next)
+		if i >= len(body) {
+			return entryRequest{}, false
+		}
+		switch body[i] {
+		case ',':
+			i = skipJSONSpace(body, i+1)
+		case '}':
+			return req, skipJSONSpace(body, i+1) == len(body)
+		default:
+			return entryRequest{}, false
+		}
+	}
+}
+
+// plainJSONString returns the contents of the JSON string starting at body[i] if
+// it has no escapes and no control characters, and the index after its quote.
+func plainJSONString(body []byte, i int) ([]byte, int, bool) {
+	if i >= len(body) || body[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(body); j++ {
+		switch c := body[j]; {
+		case c == '"':
+			return body[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// skipJSONSpace returns the index of the first non-whitespace byte from i on.
+func skipJSONSpace(body []byte, i int) int {
+	for i < len(body) {
+		switch body[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}

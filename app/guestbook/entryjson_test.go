@@ -2,9 +2,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var jsonStringSeeds = []string{
@@ -42,4 +46,58 @@ func FuzzAppendEntryJSON(f *testing.F) {
 		created := time.Unix(unix%253402300799, 0).UTC() // years 0001-9999, as encoding/json requires
 		checkEntryEncoding(t, Entry{ID: "7", Name: name, Message: message, CreatedAt: created})
 	})
+}
+
+var entryRequestSeeds = []string{
+	`{"name":"Ada","message":"Hello there"}`, ` { "message" : "hi" , "name" : "x" } `, "{\n\t\"message\": \"hi\"\r\n}",
+	`{}`, `{"message":"hi","message":"again"}`, `{"message":"a \"quote\""}`, `{"message":"tab\there"}`,
+	`{"Message":"case"}`, `{"message":null}`, `{"message":5}`, `{"message":"hi","admin":true}`, `{"message":"hi"}{"x":1}`,
+	`{"message":"hi"} x`, `{"message":"hi",}`, `{"message":"hi"`, `["hi"]`, `null`, ``, `{"message":"é ü 日本語 <&>"}`,
+}
+
+// TestParsePlainEntryRequestAgreesWithEncodingJSON checks the seeds; the fuzz
+// target below explores further.
+func TestParsePlainEntryRequestAgreesWithEncodingJSON(t *testing.T) {
+	accepted := 0
+	for _, s := range entryRequestSeeds {
+		if checkPlainEntryRequest(t, []byte(s)) {
+			accepted++
+		}
+	}
+	if accepted < 6 {
+		t.Errorf("fast path accepted %d seeds, want at least the 6 plain ones", accepted)
+	}
+}
+
+func checkPlainEntryRequest(t *testing.T, body []byte) bool {
+	t.Helper()
+	if !utf8.Valid(body) {
+		return false
+	}
+	got, ok := parsePlainEntryRequest(body)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var want entryRequest
+	err := dec.Decode(&want)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("data after the object")
+		}
+	}
+	if err != nil {
+		t.Errorf("parsePlainEntryRequest(%q) = %+v, but encoding/json rejects it: %v", body, got, err)
+	} else if got != want {
+		t.Errorf("parsePlainEntryRequest(%q) = %+v, encoding/json gives %+v", body, got, want)
+	}
+	return true
+}
+
+func FuzzParsePlainEntryRequest(f *testing.F) {
+	for _, s := range entryRequestSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkPlainEntryRequest(t, body) })
 }

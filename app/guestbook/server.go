@@ -84,7 +84,7 @@ type entryRequest struct {
 }
 
 func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, err := requestMediaType(r)
 	if err != nil {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded or application/json", false)
 		return
@@ -148,12 +148,27 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusCreated, append(appendEntryJSON(make([]byte, 0, 128+len(entry.Name)+len(entry.Message)), entry), '\n'))
 }
 
+// requestMediaType is the request's Content-Type without parameters. The two
+// values clients send almost always are recognised without parsing.
+func requestMediaType(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	switch ct {
+	case "application/json", "application/x-www-form-urlencoded":
+		return ct, nil
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	return mediaType, err
+}
+
 // decodeJSONEntry parses exactly one JSON object with only known fields.
 func decodeJSONEntry(body []byte) (entryRequest, error) {
 	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
 	// store something the client never sent; reject it instead.
 	if !utf8.Valid(body) {
 		return entryRequest{}, errors.New("request body must be valid UTF-8")
+	}
+	if req, ok := parsePlainEntryRequest(body); ok {
+		return req, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
