@@ -28,6 +28,9 @@ type Config struct {
 	ImageTag          string // guestbook:imageTag
 	ServiceType       string // guestbook:serviceType
 	RedisImage        string // guestbook:redisImage
+	WritesPerMinute   int    // guestbook:writesPerMinute
+	WriteBurst        int    // guestbook:writeBurst
+	MaxEntries        int    // guestbook:maxEntries
 }
 
 // Configuration keys, as users type them in `pulumi config set`.
@@ -43,6 +46,9 @@ const (
 	keyImageTag          = "guestbook:imageTag"
 	keyServiceType       = "guestbook:serviceType"
 	keyRedisImage        = "guestbook:redisImage"
+	keyWritesPerMinute   = "guestbook:writesPerMinute"
+	keyWriteBurst        = "guestbook:writeBurst"
+	keyMaxEntries        = "guestbook:maxEntries"
 )
 
 // DefaultConfig returns the defaults of every key that has one. Pulumi.yaml declares
@@ -73,6 +79,15 @@ func DefaultConfig() Config {
 		// Pinned Redis 7 (BSD-licensed 7.2 line, Alpine for size): a moving tag would
 		// change the storage engine under the app on any restart.
 		RedisImage: "docker.io/library/redis:7.2.11-alpine",
+		// Per client address (the load balancer keeps it): 5 entries at once, then
+		// one every 6 seconds. A person signing a guestbook never meets the limit; a
+		// script filling Redis meets it at its sixth entry.
+		WritesPerMinute: 10,
+		WriteBurst:      5,
+		// The newest 10,000 entries are kept (100 pages of history); at the largest
+		// entry the server accepts (about 4 KB as JSON) that is 40 MB, well inside
+		// Redis's 200 MB maxmemory.
+		MaxEntries: 10000,
 	}
 }
 
@@ -128,6 +143,9 @@ func parseConfig(lookup func(key string) string) (Config, error) {
 	str(keyImageTag, &cfg.ImageTag)
 	str(keyServiceType, &cfg.ServiceType)
 	str(keyRedisImage, &cfg.RedisImage)
+	num(keyWritesPerMinute, &cfg.WritesPerMinute)
+	num(keyWriteBurst, &cfg.WriteBurst)
+	num(keyMaxEntries, &cfg.MaxEntries)
 
 	errs = append(errs, cfg.problems()...)
 	if len(errs) > 0 {
@@ -230,6 +248,13 @@ func (c Config) problems() []error {
 	if rule := checkPinnedImage(c.RedisImage); rule != "" {
 		fail(keyRedisImage, c.RedisImage, rule)
 	}
+	// Above 600 a minute (10 a second) the limit stops no script; a burst above
+	// 100 lets one address bury a page of other people's entries at once.
+	between(keyWritesPerMinute, c.WritesPerMinute, 1, 600)
+	between(keyWriteBurst, c.WriteBurst, 1, 100)
+	// At least the page's 100 entries; at most what Redis's 200 MB maxmemory holds
+	// at the largest entry size (about 4 KB), with room for the rest.
+	between(keyMaxEntries, c.MaxEntries, 100, 20000)
 	return errs
 }
 

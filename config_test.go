@@ -68,6 +68,9 @@ func TestParseConfigValues(t *testing.T) {
 		keyImageTag:          "v1.2.3_rc.1",
 		keyServiceType:       "ClusterIP",
 		keyRedisImage:        "myregistry.azurecr.io:443/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		keyWritesPerMinute:   "30",
+		keyWriteBurst:        "10",
+		keyMaxEntries:        "500",
 	})))
 	if err != nil {
 		t.Fatalf("parseConfig error = %v, want nil", err)
@@ -76,7 +79,8 @@ func TestParseConfigValues(t *testing.T) {
 		Location: "japaneast", AcrSku: "Premium", NodeCount: 3, NodeMaxCount: 10,
 		NodeVMSize: "Standard_D4s_v5", KubernetesVersion: "1.31.2", Replicas: 5,
 		Namespace: "guestbook-prod", ImageTag: "v1.2.3_rc.1", ServiceType: "ClusterIP",
-		RedisImage: "myregistry.azurecr.io:443/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		RedisImage:      "myregistry.azurecr.io:443/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		WritesPerMinute: 30, WriteBurst: 10, MaxEntries: 500,
 	}
 	if got != want {
 		t.Errorf("parseConfig = %+v, want %+v", got, want)
@@ -165,6 +169,25 @@ func TestParseConfigRules(t *testing.T) {
 		{"redisImage uppercase path", keyRedisImage, "Redis:7", "must be an image reference"},
 		{"redisImage short digest", keyRedisImage, "redis@sha256:abc", "must be an image reference"},
 		{"redisImage spaces", keyRedisImage, "redis: 7", "must be an image reference"},
+
+		{"writesPerMinute 1", keyWritesPerMinute, "1", ""},
+		{"writesPerMinute 600", keyWritesPerMinute, "600", ""},
+		{"writesPerMinute 0", keyWritesPerMinute, "0", "from 1 to 600"},
+		{"writesPerMinute 601", keyWritesPerMinute, "601", "from 1 to 600"},
+		{"writesPerMinute fraction", keyWritesPerMinute, "0.5", "must be a whole number"},
+		{"writesPerMinute word", keyWritesPerMinute, "unlimited", "must be a whole number"},
+
+		{"writeBurst 1", keyWriteBurst, "1", ""},
+		{"writeBurst 100", keyWriteBurst, "100", ""},
+		{"writeBurst 0", keyWriteBurst, "0", "from 1 to 100"},
+		{"writeBurst 101", keyWriteBurst, "101", "from 1 to 100"},
+		{"writeBurst negative", keyWriteBurst, "-5", "from 1 to 100"},
+
+		{"maxEntries 100", keyMaxEntries, "100", ""},
+		{"maxEntries 20000", keyMaxEntries, "20000", ""},
+		{"maxEntries 99", keyMaxEntries, "99", "from 100 to 20000"},
+		{"maxEntries 20001", keyMaxEntries, "20001", "from 100 to 20000"},
+		{"maxEntries with separator", keyMaxEntries, "10_000", "must be a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,11 +225,13 @@ func TestParseConfigReportsEveryProblemAtOnce(t *testing.T) {
 		keyImageTag:    "a/b",
 		keyServiceType: "NodePort",
 		keyRedisImage:  "redis:latest",
+		keyWriteBurst:  "0",
+		keyMaxEntries:  "lots",
 	}))
 	if err == nil {
-		t.Fatal("parseConfig(seven problems) error = nil")
+		t.Fatal("parseConfig(ten problems) error = nil")
 	}
-	want := []string{keyNodeCount, keyLocation, keyAcrSku, keyReplicas, keyNamespace, keyImageTag, keyServiceType, keyRedisImage}
+	want := []string{keyNodeCount, keyLocation, keyAcrSku, keyReplicas, keyNamespace, keyImageTag, keyServiceType, keyRedisImage, keyWriteBurst, keyMaxEntries}
 	got := badKeys(err)
 	slices.Sort(got)
 	slices.Sort(want)
@@ -258,6 +283,9 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		"imageTag":          {"string", defaults.ImageTag},
 		"serviceType":       {"string", defaults.ServiceType},
 		"redisImage":        {"string", defaults.RedisImage},
+		"writesPerMinute":   {"", strconv.Itoa(defaults.WritesPerMinute)},
+		"writeBurst":        {"", strconv.Itoa(defaults.WriteBurst)},
+		"maxEntries":        {"", strconv.Itoa(defaults.MaxEntries)},
 	}
 	for key, w := range want {
 		decl, ok := project.Config[key]

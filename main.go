@@ -48,6 +48,9 @@ func run(ctx *pulumi.Context) error {
 		Replicas:            cfg.Replicas,
 		ServiceType:         cfg.ServiceType,
 		RedisImage:          cfg.RedisImage,
+		WritesPerMinute:     cfg.WritesPerMinute,
+		WriteBurst:          cfg.WriteBurst,
+		MaxEntries:          cfg.MaxEntries,
 	})
 	if err != nil {
 		return fmt.Errorf("application layer: %w", err)

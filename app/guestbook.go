@@ -39,6 +39,11 @@ type GuestbookArgs struct {
 	ServiceType string
 	// RedisImage is the Redis image, pinned by tag or digest.
 	RedisImage string
+	// WritesPerMinute and WriteBurst are the write limit of one client address:
+	// its token bucket's rate and size. The server enforces them.
+	WritesPerMinute, WriteBurst int
+	// MaxEntries is how many entries the server keeps; writes trim the oldest.
+	MaxEntries int
 
 	// tokens exchanges Azure tokens for registry tokens; nil means the registry's own
 	// endpoint. Package tests point it at a local server.
@@ -105,12 +110,15 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, err
 	}
 	wl, err := newWorkload(ctx, name, workloadArgs{
-		Namespace:   namespace,
-		Image:       image.RepoDigest,
-		Replicas:    args.Replicas,
-		ServiceType: args.ServiceType,
-		RedisAddr:   redisName + ":" + strconv.Itoa(redisPort),
-		PullGrant:   args.PullGrant,
+		Namespace:       namespace,
+		Image:           image.RepoDigest,
+		Replicas:        args.Replicas,
+		ServiceType:     args.ServiceType,
+		RedisAddr:       redisName + ":" + strconv.Itoa(redisPort),
+		PullGrant:       args.PullGrant,
+		WritesPerMinute: args.WritesPerMinute,
+		WriteBurst:      args.WriteBurst,
+		MaxEntries:      args.MaxEntries,
 	}, onCluster...)
 	if err != nil {
 		return nil, err
