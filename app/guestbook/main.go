@@ -212,7 +212,10 @@ func run(ctx context.Context, logger *slog.Logger) error {
 }
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// One line per request is a write per request unbuffered; batched, a busy
+	// server writes its log a few times a second.
+	out := newLogBuffer(os.Stdout, logBufferSize, logFlushInterval)
+	logger := slog.New(slog.NewJSONHandler(out, nil))
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -222,9 +225,16 @@ func main() {
 		stop()
 	}()
 
-	if err := run(ctx, logger); err != nil {
+	err := run(ctx, logger)
+	if err != nil {
 		logger.Error("guestbook exiting", "error", err)
+	} else {
+		logger.Info("guestbook stopped")
+	}
+	if cerr := out.Close(); cerr != nil {
+		fmt.Fprintln(os.Stderr, "guestbook: writing the log:", cerr)
+	}
+	if err != nil {
 		os.Exit(1)
 	}
-	logger.Info("guestbook stopped")
 }
