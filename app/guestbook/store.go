@@ -97,6 +97,11 @@ const (
 // the whole batch. The shebang makes Redis refuse it up front when over maxmemory,
 // instead of failing halfway.
 //
+// The limiter is a token bucket kept as GCRA does: one number per client, the
+// time (µs) at which its bucket will be full again. A write is allowed while that
+// time is at most burst-1 intervals ahead, and moves it one interval on; the key
+// expires when the bucket is full, the same as absent.
+//
 // KEYS: entries list, ID counter, version key, then each entry's bucket key.
 // ARGV: writes per minute, burst, max entries, the new version, then each entry's
 // JSON after its id. The result has one integer per entry: its ID when saved, or
@@ -112,39 +117,29 @@ if not seq then
   return redis.error_reply(KEYS[2] .. ' does not hold a number')
 end
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local perMs = perMinute / 60000
-local buckets, results, pushed = {}, {}, {}
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = 60000000 / perMinute
+local tolerance = interval * (burst - 1)
+local saved = redis.call('MGET', unpack(KEYS, 4))
+local full, results, pushed = {}, {}, {}
 for i = 4, #KEYS do
   local key = KEYS[i]
-  local tokens = buckets[key]
-  if tokens == nil then
-    tokens = burst
-    local saved = redis.call('GET', key)
-    if saved then
-      local sep = string.find(saved, ':', 1, true)
-      if sep then
-        local left, at = tonumber(string.sub(saved, 1, sep - 1)), tonumber(string.sub(saved, sep + 1))
-        if left and at then
-          tokens = math.min(burst, left + math.max(0, now - at) * perMs)
-        end
-      end
-    end
+  local at = full[key] or tonumber(saved[i - 3]) or now
+  if at < now then
+    at = now
   end
-  if tokens >= 1 then
-    tokens = tokens - 1
+  if at - now <= tolerance then
+    at = at + interval
     seq = seq + 1
     pushed[#pushed + 1] = '{"id":"' .. string.format('%d', seq) .. '",' .. ARGV[i + 1]
     results[#results + 1] = seq
   else
-    results[#results + 1] = -math.ceil((1 - tokens) / perMs)
+    results[#results + 1] = -math.ceil((at - now - tolerance) / 1000)
   end
-  buckets[key] = tokens
+  full[key] = at
 end
--- A bucket untouched for the time it takes to refill is full, the same as absent.
-local ttl = math.ceil(burst / perMs)
-for key, tokens in pairs(buckets) do
-  redis.call('SET', key, string.format('%.6f:%d', tokens, now), 'PX', ttl)
+for key, at in pairs(full) do
+  redis.call('SET', key, string.format('%d', at), 'PX', math.ceil((at - now) / 1000))
 end
 if #pushed > 0 then
   redis.call('LPUSH', KEYS[1], unpack(pushed))
@@ -203,8 +198,19 @@ type writeRequest struct {
 	ctx    context.Context
 	client string
 	tail   []byte // the entry's JSON after its id
+	// sendBy is when the request stops waiting to be sent: a Redis that takes
+	// opTimeout per batch, with many writes queued, would otherwise keep the
+	// last ones waiting for several batches.
+	sendBy time.Time
 	done   chan writeResult
 }
+
+// writeRequests and viewReplies recycle what each request hands the loops, so a
+// request allocates little; an item goes back only once its answer was read.
+var (
+	writeRequests = sync.Pool{New: func() any { return &writeRequest{done: make(chan writeResult, 1)} }}
+	viewReplies   = sync.Pool{New: func() any { return make(chan viewResult, 1) }}
+)
 
 type writeResult struct {
 	id         int64
@@ -254,29 +260,28 @@ func (s *RedisStore) Close() {
 
 // Add queues the entry for the next write batch and waits for its result.
 func (s *RedisStore) Add(ctx context.Context, client, name, message string) (Entry, error) {
-	// Queueing and the batch's own round trip each take at most opTimeout, unless
-	// more than maxBatch writes are waiting; this bounds the wait regardless.
-	ctx, cancel := context.WithTimeout(ctx, 2*s.opTimeout)
-	defer cancel()
-
+	now := s.now()
 	// Second precision keeps createdAt a plain RFC 3339 timestamp; ordering
 	// comes from the list position, not from the time.
-	e := Entry{Name: name, Message: message, CreatedAt: s.now().UTC().Truncate(time.Second)}
-	req := &writeRequest{
-		ctx:    ctx,
-		client: client,
-		tail:   appendEntryTail(make([]byte, 0, 64+len(name)+len(message)), name, message, e.CreatedAt),
-		done:   make(chan writeResult, 1),
-	}
+	e := Entry{Name: name, Message: message, CreatedAt: now.UTC().Truncate(time.Second)}
+	req := writeRequests.Get().(*writeRequest)
+	req.ctx, req.client, req.sendBy = ctx, client, now.Add(s.opTimeout)
+	req.tail = appendEntryTail(req.tail[:0], name, message, e.CreatedAt)
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
+		writeRequests.Put(req)
 		return Entry{}, fmt.Errorf("save entry: %w", ctx.Err())
 	case <-s.stop:
+		writeRequests.Put(req)
 		return Entry{}, errStoreClosed
 	}
+	// The loop answers every request it took within two operation timeouts:
+	// one for the wait to be sent, one for the batch's round trip.
 	select {
 	case res := <-req.done:
+		req.ctx = nil
+		writeRequests.Put(req)
 		switch {
 		case res.err != nil:
 			return Entry{}, res.err
@@ -288,37 +293,55 @@ func (s *RedisStore) Add(ctx context.Context, client, name, message string) (Ent
 	case <-ctx.Done():
 		// The batch may still save the entry; its writer is told it was not,
 		// which errs on the safe side: nothing is reported saved that was not.
+		// (req is the loop's until it answers, so it is not recycled.)
 		return Entry{}, fmt.Errorf("save entry: %w", ctx.Err())
 	}
 }
 
 // writeLoop runs one batch at a time: every write that arrived while the previous
-// batch was in flight goes into the next.
+// batch was in flight goes into the next, up to maxBatch.
 func (s *RedisStore) writeLoop() {
 	defer s.loops.Done()
-	batch := make([]*writeRequest, 0, maxBatch)
+	var queue []*writeRequest
 	for {
-		select {
-		case req := <-s.writes:
-			batch = append(batch[:0], req)
-		case <-s.stop:
-			return
-		}
-	more:
-		for len(batch) < maxBatch {
+		if len(queue) == 0 {
 			select {
 			case req := <-s.writes:
-				batch = append(batch, req)
+				queue = append(queue, req)
+			case <-s.stop:
+				return
+			}
+		}
+	more:
+		for {
+			select {
+			case req := <-s.writes:
+				queue = append(queue, req)
 			default:
 				break more
 			}
 		}
-		s.runBatch(batch)
-		clear(batch)
+		n := min(len(queue), maxBatch)
+		err := s.runBatch(queue[:n])
+		rest := copy(queue, queue[n:])
+		clear(queue[rest:])
+		queue = queue[:rest]
+		if err != nil {
+			// Redis failed this batch; the queued writes would most likely fail
+			// too, one timeout after another. Fail them now.
+			for _, req := range queue {
+				req.done <- writeResult{err: err}
+			}
+			clear(queue)
+			queue = queue[:0]
+		}
 	}
 }
 
-func (s *RedisStore) runBatch(batch []*writeRequest) {
+// runBatch sends the batch's live requests as one script run and answers every
+// request of the batch. It returns the error that failed the run, if any.
+func (s *RedisStore) runBatch(batch []*writeRequest) error {
+	now := time.Now()
 	live := batch[:0]
 	for _, req := range batch {
 		// A writer that gave up is not saved behind its back.
@@ -326,10 +349,14 @@ func (s *RedisStore) runBatch(batch []*writeRequest) {
 			req.done <- writeResult{err: fmt.Errorf("save entry: %w", err)}
 			continue
 		}
+		if now.After(req.sendBy) {
+			req.done <- writeResult{err: fmt.Errorf("save entry: not sent within %v", s.opTimeout)}
+			continue
+		}
 		live = append(live, req)
 	}
 	if len(live) == 0 {
-		return
+		return nil
 	}
 	s.batches++
 	keys := make([]string, 0, 3+len(live))
@@ -348,32 +375,40 @@ func (s *RedisStore) runBatch(batch []*writeRequest) {
 	if err == nil && len(res) != len(live) {
 		err = fmt.Errorf("add script returned %d results for %d entries", len(res), len(live))
 	}
+	if err != nil {
+		err = fmt.Errorf("save entry: %w", err)
+	}
 	for i, req := range live {
 		switch {
 		case err != nil:
-			req.done <- writeResult{err: fmt.Errorf("save entry: %w", err)}
+			req.done <- writeResult{err: err}
 		case res[i] > 0:
 			req.done <- writeResult{id: res[i]}
 		default:
 			req.done <- writeResult{retryAfter: max(time.Millisecond, time.Duration(-res[i])*time.Millisecond)}
 		}
 	}
+	clear(batch)
+	return err
 }
 
 // View asks the read loop for the current view.
 func (s *RedisStore) View(ctx context.Context) (*View, error) {
-	done := make(chan viewResult, 1)
+	done := viewReplies.Get().(chan viewResult)
 	select {
 	case s.reads <- done:
 	case <-ctx.Done():
+		viewReplies.Put(done)
 		return nil, fmt.Errorf("read entries: %w", ctx.Err())
 	case <-s.stop:
+		viewReplies.Put(done)
 		return nil, errStoreClosed
 	}
 	// The loop answers every waiter after each check, and each check is bounded
-	// by opTimeout, so this wait is too.
+	// by opTimeout, so this wait is too: two checks at most.
 	select {
 	case res := <-done:
+		viewReplies.Put(done)
 		return res.view, res.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("read entries: %w", ctx.Err())

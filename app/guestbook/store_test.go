@@ -373,14 +373,16 @@ func TestWriteLimit(t *testing.T) {
 		}
 	})
 
-	t.Run("bucket keys expire", func(t *testing.T) {
-		ttl, err := a.client.PTTL(ctx, limitKeyPrefix+"198.51.100.8").Result()
+	t.Run("bucket keys expire when full again", func(t *testing.T) {
+		mustAdd(t, a, "198.51.100.99", "n", "one write")
+		ttl, err := a.client.PTTL(ctx, limitKeyPrefix+"198.51.100.99").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A bucket refills in burst / rate = 3 s; after that it is the same as absent.
-		if ttl <= 0 || ttl > 3*time.Second {
-			t.Errorf("bucket TTL: got %v, want within (0, 3s]", ttl)
+		// One write at one a second: the bucket is full again, the same as
+		// absent, a second later.
+		if ttl <= 0 || ttl > time.Second {
+			t.Errorf("bucket TTL: got %v, want within (0, 1s]", ttl)
 		}
 	})
 }
@@ -593,6 +595,30 @@ func TestRedisStoreTimesOutOnUnresponsiveServer(t *testing.T) {
 		}
 		if took > 2*time.Second {
 			t.Errorf("%s: took %v, want it bounded by the %v operation timeout", name, took, store.opTimeout)
+		}
+	}
+
+	// More writes than one batch takes, all waiting on the hung Redis: each still
+	// gets its answer within two operation timeouts (the wait to be sent, then
+	// its batch), not one timeout per batch ahead of it.
+	const n = 3 * maxBatch
+	var wg sync.WaitGroup
+	took := make([]time.Duration, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			_, errs[i] = store.Add(context.Background(), "192.0.2.1", "n", "m")
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] == nil {
+			t.Fatalf("concurrent Add %d: got nil error, want one", i)
+		}
+		if limit := 2*store.opTimeout + 500*time.Millisecond; took[i] > limit {
+			t.Fatalf("concurrent Add %d: took %v, want at most %v", i, took[i], limit)
 		}
 	}
 }
