@@ -54,6 +54,10 @@ type options struct {
 // far above the stack's range (at most 600 a minute) to keep them from being
 // throttled, while the limiter still runs for every POST. The entry cap stays at the
 // stack's default, so the POST run also trims.
+// settleBetweenPaths is an idle pause before each path, for the kernel to write back
+// the append-only file the previous path grew.
+const settleBetweenPaths = 3 * time.Second
+
 const (
 	benchWritesPerMinute = 60_000_000
 	benchWriteBurst      = 100_000
@@ -93,8 +97,8 @@ func run(ctx context.Context, opts options) error {
 	paths := benchPaths(base)
 	results := make([]result, 0, len(paths))
 	for _, p := range paths {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := redis.waitIdle(ctx, settleBetweenPaths); err != nil {
+			return err
 		}
 		fmt.Fprintf(os.Stderr, "loadbench: %s for %v (+%v warm-up) at %d clients...\n", p.name, opts.duration, opts.warmup, opts.clients)
 		r, err := drive(ctx, p, opts, []*process{srv.process, redis.process})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -119,6 +120,73 @@ func startRedis(ctx context.Context, bin, dir string) (*redisProcess, error) {
 	}
 	r.stop()
 	return nil, errors.New("redis-server did not start listening within 10s")
+}
+
+// waitIdle waits until Redis runs no background job (an append-only file rewrite or
+// a snapshot) and the machine has had settle to write back what the previous path
+// wrote, so that one path's aftermath is not measured as the next path's cost.
+func (r *redisProcess) waitIdle(ctx context.Context, settle time.Duration) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		busy, err := r.backgroundJobs()
+		if err != nil {
+			return err
+		}
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("redis still rewriting its append-only file after 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(settle):
+		return nil
+	}
+}
+
+// backgroundJobs asks Redis (INFO persistence, spoken directly) whether a rewrite
+// or snapshot is running or scheduled.
+func (r *redisProcess) backgroundJobs() (bool, error) {
+	conn, err := net.DialTimeout("tcp", r.addr, time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("INFO persistence\r\n")); err != nil {
+		return false, err
+	}
+	br := bufio.NewReader(conn)
+	header, err := br.ReadString('\n')
+	if err != nil {
+		return false, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(header, "$")))
+	if err != nil || !strings.HasPrefix(header, "$") {
+		return false, fmt.Errorf("INFO answered %q", header)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "aof_rewrite_in_progress", "aof_rewrite_scheduled", "rdb_bgsave_in_progress":
+			if v != "0" {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 type serverProcess struct {
