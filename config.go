@@ -52,7 +52,10 @@ type Config struct {
 
 	// unparsed holds the keys whose raw value did not parse; their rules are
 	// skipped because the parse error already names the key.
-	unparsed map[string]bool
+	unparsed        map[string]bool
+	WritesPerMinute int // guestbook:writesPerMinute
+	WriteBurst      int // guestbook:writeBurst
+	MaxEntries      int // guestbook:maxEntries
 }
 
 // Configuration keys, as users type them in `pulumi config set`.
@@ -72,6 +75,9 @@ const (
 	keyZones             = "guestbook:availabilityZones"
 	keyAuthorizedIPs     = "guestbook:apiServerAuthorizedIpRanges"
 	keyProtect           = "guestbook:protect"
+	keyWritesPerMinute   = "guestbook:writesPerMinute"
+	keyWriteBurst        = "guestbook:writeBurst"
+	keyMaxEntries        = "guestbook:maxEntries"
 )
 
 // prodStack is the stack the production rules apply to (Pulumi.prod.yaml).
@@ -105,6 +111,15 @@ func DefaultConfig() Config {
 		// Pinned Redis 7 (BSD-licensed 7.2 line, Alpine for size): a moving tag would
 		// change the storage engine under the app on any restart.
 		RedisImage: "docker.io/library/redis:7.2.11-alpine",
+		// Per client address (the load balancer keeps it): 5 entries at once, then
+		// one every 6 seconds. A person signing a guestbook never meets the limit; a
+		// script filling Redis meets it at its sixth entry.
+		WritesPerMinute: 10,
+		WriteBurst:      5,
+		// The newest 10,000 entries are kept (100 pages of history); at the largest
+		// entry the server accepts (about 4 KB as JSON) that is 40 MB, well inside
+		// Redis's 200 MB maxmemory.
+		MaxEntries: 10000,
 	}
 }
 
@@ -215,6 +230,9 @@ func parseConfig(stack string, lookup func(key string) string) (Config, error) {
 	list(keyZones, &cfg.AvailabilityZones)
 	list(keyAuthorizedIPs, &cfg.APIServerAuthorizedIPRanges)
 	boolean(keyProtect, &cfg.Protect)
+	num(keyWritesPerMinute, &cfg.WritesPerMinute)
+	num(keyWriteBurst, &cfg.WriteBurst)
+	num(keyMaxEntries, &cfg.MaxEntries)
 
 	errs = append(errs, cfg.problems()...)
 	if len(errs) > 0 {
@@ -323,6 +341,13 @@ func (c Config) problems() []error {
 	}
 	errs = append(errs, c.accessProblems()...)
 	errs = append(errs, c.zoneProblems(countOK)...)
+	// Above 600 a minute (10 a second) the limit stops no script; a burst above
+	// 100 lets one address bury a page of other people's entries at once.
+	between(keyWritesPerMinute, c.WritesPerMinute, 1, 600)
+	between(keyWriteBurst, c.WriteBurst, 1, 100)
+	// At least the page's 100 entries; at most what Redis's 200 MB maxmemory holds
+	// at the largest entry size (about 4 KB), with room for the rest.
+	between(keyMaxEntries, c.MaxEntries, 100, 20000)
 	return errs
 }
 

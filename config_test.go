@@ -94,6 +94,9 @@ func TestParseConfigValues(t *testing.T) {
 		keyImageTag:          "v1.2.3_rc.1",
 		keyServiceType:       "ClusterIP",
 		keyRedisImage:        "mcr.microsoft.com/mirror/redis@sha256:" + strings.Repeat("ab", 32),
+		keyWritesPerMinute:   "30",
+		keyWriteBurst:        "10",
+		keyMaxEntries:        "500",
 	})))
 	if err != nil {
 		t.Fatalf("parseConfig error = %v, want nil", err)
@@ -109,6 +112,7 @@ func TestParseConfigValues(t *testing.T) {
 		APIServerAuthorizedIPRanges: []string{"203.0.113.0/24", "198.51.100.7/32"},
 		Protect:                     true,
 		Stack:                       "prod",
+		WritesPerMinute:             30, WriteBurst: 10, MaxEntries: 500,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseConfig = %+v, want %+v", got, want)
@@ -225,6 +229,24 @@ func TestParseConfigRules(t *testing.T) {
 
 		{"protect true", keyProtect, "true", ""},
 		{"protect yes", keyProtect, "yes", "must be true or false"},
+		{"writesPerMinute 1", keyWritesPerMinute, "1", ""},
+		{"writesPerMinute 600", keyWritesPerMinute, "600", ""},
+		{"writesPerMinute 0", keyWritesPerMinute, "0", "from 1 to 600"},
+		{"writesPerMinute 601", keyWritesPerMinute, "601", "from 1 to 600"},
+		{"writesPerMinute fraction", keyWritesPerMinute, "0.5", "must be a whole number"},
+		{"writesPerMinute word", keyWritesPerMinute, "unlimited", "must be a whole number"},
+
+		{"writeBurst 1", keyWriteBurst, "1", ""},
+		{"writeBurst 100", keyWriteBurst, "100", ""},
+		{"writeBurst 0", keyWriteBurst, "0", "from 1 to 100"},
+		{"writeBurst 101", keyWriteBurst, "101", "from 1 to 100"},
+		{"writeBurst negative", keyWriteBurst, "-5", "from 1 to 100"},
+
+		{"maxEntries 100", keyMaxEntries, "100", ""},
+		{"maxEntries 20000", keyMaxEntries, "20000", ""},
+		{"maxEntries 99", keyMaxEntries, "99", "from 100 to 20000"},
+		{"maxEntries 20001", keyMaxEntries, "20001", "from 100 to 20000"},
+		{"maxEntries with separator", keyMaxEntries, "10_000", "must be a whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,12 +356,14 @@ func TestParseConfigReportsEveryProblemAtOnce(t *testing.T) {
 		keyRedisImage:  "redis:latest",
 		keyZones:       `[0]`,
 		keyProtect:     "on",
+		keyWriteBurst:  "0",
+		keyMaxEntries:  "lots",
 	}))
 	if err == nil {
-		t.Fatal("parseConfig(eleven problems) error = nil")
+		t.Fatal("parseConfig(thirteen problems) error = nil")
 	}
 	want := []string{keyNodeCount, keyLocation, keyAcrSku, keyReplicas, keyNamespace, keyImageTag, keyServiceType, keyRedisImage,
-		keyClusterAdmins, keyZones + "[0]", keyProtect}
+		keyClusterAdmins, keyZones + "[0]", keyProtect, keyWriteBurst, keyMaxEntries}
 	got := badKeys(err)
 	slices.Sort(got)
 	slices.Sort(want)
@@ -396,6 +420,9 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		"availabilityZones":           {"", "[]"},
 		"apiServerAuthorizedIpRanges": {"", "[]"},
 		"protect":                     {"", strconv.FormatBool(defaults.Protect)},
+		"writesPerMinute":             {"", strconv.Itoa(defaults.WritesPerMinute)},
+		"writeBurst":                  {"", strconv.Itoa(defaults.WriteBurst)},
+		"maxEntries":                  {"", strconv.Itoa(defaults.MaxEntries)},
 	}
 	for key, w := range want {
 		decl, ok := project.Config[key]

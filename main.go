@@ -53,6 +53,9 @@ func run(ctx *pulumi.Context) error {
 		Replicas:            cfg.Replicas,
 		ServiceType:         cfg.ServiceType,
 		RedisImage:          azure.Images["redis"],
+		WritesPerMinute:     cfg.WritesPerMinute,
+		WriteBurst:          cfg.WriteBurst,
+		MaxEntries:          cfg.MaxEntries,
 	})
 	if err != nil {
 		return fmt.Errorf("application layer: %w", err)

@@ -40,6 +40,11 @@ type GuestbookArgs struct {
 	// RedisImage is the Redis image in the stack's registry, pinned by tag or
 	// digest: pulled through the same AcrPull grant as the guestbook.
 	RedisImage pulumi.StringInput
+	// WritesPerMinute and WriteBurst are the write limit of one client address:
+	// its token bucket's rate and size. The server enforces them.
+	WritesPerMinute, WriteBurst int
+	// MaxEntries is how many entries the server keeps; writes trim the oldest.
+	MaxEntries int
 
 	// tokens exchanges Azure tokens for registry tokens; nil means the registry's own
 	// endpoint. Package tests point it at a local server.
@@ -114,13 +119,16 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, err
 	}
 	wl, err := newWorkload(ctx, name, workloadArgs{
-		Namespace:   namespace,
-		Image:       image.RepoDigest,
-		Replicas:    args.Replicas,
-		ServiceType: args.ServiceType,
-		RedisAddr:   redisName + ":" + strconv.Itoa(redisPort),
-		PullGrant:   args.PullGrant,
-		Auth:        auth,
+		Namespace:       namespace,
+		Image:           image.RepoDigest,
+		Replicas:        args.Replicas,
+		ServiceType:     args.ServiceType,
+		RedisAddr:       redisName + ":" + strconv.Itoa(redisPort),
+		PullGrant:       args.PullGrant,
+		Auth:            auth,
+		WritesPerMinute: args.WritesPerMinute,
+		WriteBurst:      args.WriteBurst,
+		MaxEntries:      args.MaxEntries,
 	}, onCluster...)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,10 @@ var devGuestbook = GuestbookArgs{
 	Replicas:    2,
 	ServiceType: "LoadBalancer",
 	RedisImage:  pulumi.String("guestbookacr.azurecr.io/library/redis:7.2.11-alpine"),
+
+	WritesPerMinute: 10,
+	WriteBurst:      5,
+	MaxEntries:      10000,
 }
 
 type guestbookRun struct {
@@ -195,6 +199,9 @@ func TestDeployment(t *testing.T) {
 			map[string]any{"name": "PORT", "value": "8080"},
 			map[string]any{"name": "REDIS_ADDR", "value": "redis:6379"},
 			map[string]any{"name": "REDIS_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "redis-auth", "key": "password"}}},
+			map[string]any{"name": "WRITES_PER_MINUTE", "value": "10"},
+			map[string]any{"name": "WRITE_BURST", "value": "5"},
+			map[string]any{"name": "MAX_ENTRIES", "value": "10000"},
 		}},
 		{c + "ports[0].containerPort", 8080.0},
 		{c + "readinessProbe.httpGet.path", "/readyz"},
@@ -424,9 +431,12 @@ func TestServiceAndURL(t *testing.T) {
 	tests := []struct {
 		serviceType string
 		wantURL     string
+		// Local keeps the client's address for the per-client write limit; a
+		// ClusterIP Service may not set the field at all.
+		wantTrafficPolicy string
 	}{
-		{"LoadBalancer", "http://" + stacktest.LoadBalancerIP},
-		{"ClusterIP", ""},
+		{"LoadBalancer", "http://" + stacktest.LoadBalancerIP, "Local"},
+		{"ClusterIP", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.serviceType, func(t *testing.T) {
@@ -441,6 +451,10 @@ func TestServiceAndURL(t *testing.T) {
 				{"spec.ports[0].port", 80.0},
 				{"spec.ports[0].targetPort", "http"},
 			})
+			policy, set := stacktest.String(svc.Inputs, "spec.externalTrafficPolicy")
+			if policy != tt.wantTrafficPolicy || set != (tt.wantTrafficPolicy != "") {
+				t.Errorf("service spec.externalTrafficPolicy = %q (set %v), want %q", policy, set, tt.wantTrafficPolicy)
+			}
 			url := awaitString(t, run.component.URL)
 			if url != tt.wantURL {
 				t.Errorf("Guestbook.URL = %q, want %q", url, tt.wantURL)

@@ -49,6 +49,8 @@ type workloadArgs struct {
 	PullGrant pulumi.Resource
 	// Auth is the Secret with Redis's password; a new one rolls the pods.
 	Auth *corev1.Secret
+	// The server's abuse limits, passed to it as environment variables.
+	WritesPerMinute, WriteBurst, MaxEntries int
 }
 
 type workload struct {
@@ -124,6 +126,9 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 							corev1.EnvVarArgs{Name: pulumi.String("PORT"), Value: pulumi.String(strconv.Itoa(appPort))},
 							corev1.EnvVarArgs{Name: pulumi.String("REDIS_ADDR"), Value: pulumi.String(args.RedisAddr)},
 							redisPasswordEnv("REDIS_PASSWORD"),
+							corev1.EnvVarArgs{Name: pulumi.String("WRITES_PER_MINUTE"), Value: pulumi.String(strconv.Itoa(args.WritesPerMinute))},
+							corev1.EnvVarArgs{Name: pulumi.String("WRITE_BURST"), Value: pulumi.String(strconv.Itoa(args.WriteBurst))},
+							corev1.EnvVarArgs{Name: pulumi.String("MAX_ENTRIES"), Value: pulumi.String(strconv.Itoa(args.MaxEntries))},
 						},
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 							Name:          pulumi.String("http"),
@@ -174,21 +179,33 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 		return nil, fmt.Errorf("declaring guestbook disruption budget: %w", err)
 	}
 
+	spec := &corev1.ServiceSpecArgs{
+		Type:     pulumi.String(args.ServiceType),
+		Selector: appLabels,
+		Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+			Name:       pulumi.String("http"),
+			Port:       pulumi.Int(80),
+			TargetPort: pulumi.String("http"),
+		}},
+	}
+	if args.ServiceType == "LoadBalancer" {
+		// The server limits writes per client address, taken from the TCP peer.
+		// With the default (Cluster) policy a node forwards to a pod on another
+		// node and SNATs the packet, so the pod would see node addresses and every
+		// client behind a node would share one limit. Local keeps the client's
+		// address: the Azure load balancer sends only to nodes with a ready pod
+		// (its health probe is the Service's healthCheckNodePort), and a node
+		// sends only to its own pods, so the spread over nodes also decides the
+		// spread of traffic.
+		spec.ExternalTrafficPolicy = pulumi.String("Local")
+	}
 	svc, err := corev1.NewService(ctx, name+"-app", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(serviceName),
 			Namespace: args.Namespace,
 			Labels:    appLabels,
 		},
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String(args.ServiceType),
-			Selector: appLabels,
-			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
-				Name:       pulumi.String("http"),
-				Port:       pulumi.Int(80),
-				TargetPort: pulumi.String("http"),
-			}},
-		},
+		Spec: spec,
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("declaring guestbook service: %w", err)

@@ -13,10 +13,11 @@ type fakeStore struct {
 	mu      sync.Mutex
 	entries []Entry // newest first, like the Redis list
 	nextID  int
+	clients []string // the client of each Add, in order
 
 	addErr  error
 	listErr error
-	// listHook, when set, runs inside List; the shutdown test uses it to hold
+	// listHook, when set, runs inside View; the shutdown test uses it to hold
 	// a request in flight.
 	listHook func(ctx context.Context)
 	// pingFunc, when set, replaces Ping so tests can inspect the context.
@@ -25,9 +26,10 @@ type fakeStore struct {
 
 var fakeNow = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
-func (f *fakeStore) Add(_ context.Context, name, message string) (Entry, error) {
+func (f *fakeStore) Add(_ context.Context, client, name, message string) (Entry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.clients = append(f.clients, client)
 	if f.addErr != nil {
 		return Entry{}, f.addErr
 	}
@@ -37,7 +39,7 @@ func (f *fakeStore) Add(_ context.Context, name, message string) (Entry, error) 
 	return e, nil
 }
 
-func (f *fakeStore) List(ctx context.Context, limit int) ([]Entry, error) {
+func (f *fakeStore) View(ctx context.Context) (*View, error) {
 	if f.listHook != nil {
 		f.listHook(ctx)
 	}
@@ -46,8 +48,8 @@ func (f *fakeStore) List(ctx context.Context, limit int) ([]Entry, error) {
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
-	n := min(limit, len(f.entries))
-	return append([]Entry(nil), f.entries[:n]...), nil
+	n := min(listLimit, len(f.entries))
+	return NewView("", append([]Entry(nil), f.entries[:n]...)), nil
 }
 
 func (f *fakeStore) Ping(ctx context.Context) error {

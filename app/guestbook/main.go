@@ -33,53 +33,77 @@ type config struct {
 	RedisAddr     string
 	RedisPassword string
 	RedisTLS      bool
+	Limits        Limits
+}
+
+// limitVars are the environment variables of the write limits, with their ranges.
+// The ranges only keep the numbers meaningful; the stack deploys tighter ones.
+var limitVars = []struct {
+	name   string
+	lo, hi int
+	field  func(*Limits) *int
+}{
+	{"WRITES_PER_MINUTE", 1, 100_000_000, func(l *Limits) *int { return &l.WritesPerMinute }},
+	{"WRITE_BURST", 1, 1_000_000, func(l *Limits) *int { return &l.WriteBurst }},
+	{"MAX_ENTRIES", 1, 10_000_000, func(l *Limits) *int { return &l.MaxEntries }},
 }
 
 // loadConfig reads and validates the environment through getenv so tests do
-// not have to mutate the process environment.
+// not have to mutate the process environment. It reports every bad variable.
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
 		Port:          8080,
 		RedisAddr:     "localhost:6379",
 		RedisPassword: getenv("REDIS_PASSWORD"),
+		Limits:        DefaultLimits(),
 	}
+	var errs []error
 	if v := getenv("PORT"); v != "" {
-		port, err := parsePort(v)
-		if err != nil {
-			return config{}, err
-		}
+		port, err := parseWhole("PORT", v, 1, 65535)
+		errs = append(errs, err)
 		cfg.Port = port
 	}
 	if v := getenv("REDIS_ADDR"); v != "" {
 		host, port, err := net.SplitHostPort(v)
 		if err != nil || host == "" || port == "" {
-			return config{}, fmt.Errorf("invalid REDIS_ADDR %q: want host:port, e.g. redis:6379", v)
+			errs = append(errs, fmt.Errorf("invalid REDIS_ADDR %q: want host:port, e.g. redis:6379", v))
 		}
 		cfg.RedisAddr = v
 	}
 	if v := getenv("REDIS_TLS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return config{}, fmt.Errorf("invalid REDIS_TLS %q: want true or false", v)
+			errs = append(errs, fmt.Errorf("invalid REDIS_TLS %q: want true or false", v))
 		}
 		cfg.RedisTLS = b
+	}
+	for _, lv := range limitVars {
+		if v := getenv(lv.name); v != "" {
+			n, err := parseWhole(lv.name, v, lv.lo, lv.hi)
+			errs = append(errs, err)
+			*lv.field(&cfg.Limits) = n
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
 	}
 	return cfg, nil
 }
 
-// parsePort accepts only plain decimal digits so values like "+80" or
+// parseWhole accepts only plain decimal digits so values like "+80" or
 // "0x50" fail loudly instead of being interpreted.
-func parsePort(v string) (int, error) {
+func parseWhole(name, v string, lo, hi int) (int, error) {
+	bad := fmt.Errorf("invalid %s %q: want a number from %d to %d", name, v, lo, hi)
 	for _, c := range v {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("invalid PORT %q: want a number from 1 to 65535", v)
+			return 0, bad
 		}
 	}
-	port, err := strconv.Atoi(v)
-	if err != nil || port < 1 || port > 65535 {
-		return 0, fmt.Errorf("invalid PORT %q: want a number from 1 to 65535", v)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, bad
 	}
-	return port, nil
+	return n, nil
 }
 
 // newRedisClient builds the client with timeouts short enough that a stuck
@@ -169,7 +193,8 @@ func run(ctx context.Context, logger *slog.Logger) error {
 			logger.Warn("closing redis client", "error", err)
 		}
 	}()
-	store := NewRedisStore(client, logger)
+	store := NewRedisStore(client, cfg.Limits, logger)
+	defer store.Close()
 
 	pingCtx, cancel := context.WithTimeout(ctx, startupPingTimeout)
 	if err := store.Ping(pingCtx); err != nil {
@@ -181,12 +206,16 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	logger.Info("listening", "port", cfg.Port, "redis_addr", cfg.RedisAddr, "redis_tls", cfg.RedisTLS)
+	logger.Info("listening", "port", cfg.Port, "redis_addr", cfg.RedisAddr, "redis_tls", cfg.RedisTLS,
+		"writes_per_minute", cfg.Limits.WritesPerMinute, "write_burst", cfg.Limits.WriteBurst, "max_entries", cfg.Limits.MaxEntries)
 	return serve(ctx, newServer(NewHandler(store, logger)), ln, shutdownTimeout, logger)
 }
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// One line per request is a write per request unbuffered; batched, a busy
+	// server writes its log a few times a second.
+	out := newLogBuffer(os.Stdout, logBufferSize, logFlushInterval)
+	logger := slog.New(slog.NewJSONHandler(out, nil))
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -196,9 +225,16 @@ func main() {
 		stop()
 	}()
 
-	if err := run(ctx, logger); err != nil {
+	err := run(ctx, logger)
+	if err != nil {
 		logger.Error("guestbook exiting", "error", err)
+	} else {
+		logger.Info("guestbook stopped")
+	}
+	if cerr := out.Close(); cerr != nil {
+		fmt.Fprintln(os.Stderr, "guestbook: writing the log:", cerr)
+	}
+	if err != nil {
 		os.Exit(1)
 	}
-	logger.Info("guestbook stopped")
 }

@@ -29,12 +29,16 @@ func TestLoadConfig(t *testing.T) {
 		want    config
 		wantErr string // substring; empty means success
 	}{
-		{name: "defaults", env: nil, want: config{Port: 8080, RedisAddr: "localhost:6379"}},
-		{name: "all set", env: map[string]string{"PORT": "9090", "REDIS_ADDR": "redis:6380", "REDIS_PASSWORD": "s3cret", "REDIS_TLS": "true"},
-			want: config{Port: 9090, RedisAddr: "redis:6380", RedisPassword: "s3cret", RedisTLS: true}},
-		{name: "lowest port", env: map[string]string{"PORT": "1"}, want: config{Port: 1, RedisAddr: "localhost:6379"}},
-		{name: "highest port", env: map[string]string{"PORT": "65535"}, want: config{Port: 65535, RedisAddr: "localhost:6379"}},
-		{name: "ipv6 redis", env: map[string]string{"REDIS_ADDR": "[::1]:6379"}, want: config{Port: 8080, RedisAddr: "[::1]:6379"}},
+		{name: "defaults", env: nil, want: config{Port: 8080, RedisAddr: "localhost:6379", Limits: DefaultLimits()}},
+		{name: "all set", env: map[string]string{"PORT": "9090", "REDIS_ADDR": "redis:6380", "REDIS_PASSWORD": "s3cret", "REDIS_TLS": "true",
+			"WRITES_PER_MINUTE": "30", "WRITE_BURST": "7", "MAX_ENTRIES": "500"},
+			want: config{Port: 9090, RedisAddr: "redis:6380", RedisPassword: "s3cret", RedisTLS: true,
+				Limits: Limits{WritesPerMinute: 30, WriteBurst: 7, MaxEntries: 500}}},
+		{name: "lowest port", env: map[string]string{"PORT": "1"}, want: config{Port: 1, RedisAddr: "localhost:6379", Limits: DefaultLimits()}},
+		{name: "highest port", env: map[string]string{"PORT": "65535"}, want: config{Port: 65535, RedisAddr: "localhost:6379", Limits: DefaultLimits()}},
+		{name: "ipv6 redis", env: map[string]string{"REDIS_ADDR": "[::1]:6379"}, want: config{Port: 8080, RedisAddr: "[::1]:6379", Limits: DefaultLimits()}},
+		{name: "highest limits", env: map[string]string{"WRITES_PER_MINUTE": "100000000", "WRITE_BURST": "1000000", "MAX_ENTRIES": "10000000"},
+			want: config{Port: 8080, RedisAddr: "localhost:6379", Limits: Limits{WritesPerMinute: 100_000_000, WriteBurst: 1_000_000, MaxEntries: 10_000_000}}},
 		{name: "port zero", env: map[string]string{"PORT": "0"}, wantErr: `invalid PORT "0"`},
 		{name: "port too big", env: map[string]string{"PORT": "65536"}, wantErr: `invalid PORT "65536"`},
 		{name: "port negative", env: map[string]string{"PORT": "-1"}, wantErr: "invalid PORT"},
@@ -45,6 +49,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "redis without port", env: map[string]string{"REDIS_ADDR": "redis"}, wantErr: "invalid REDIS_ADDR"},
 		{name: "redis without host", env: map[string]string{"REDIS_ADDR": ":6379"}, wantErr: "invalid REDIS_ADDR"},
 		{name: "bad tls flag", env: map[string]string{"REDIS_TLS": "maybe"}, wantErr: "invalid REDIS_TLS"},
+		{name: "zero writes per minute", env: map[string]string{"WRITES_PER_MINUTE": "0"}, wantErr: `invalid WRITES_PER_MINUTE "0": want a number from 1 to 100000000`},
+		{name: "fractional writes per minute", env: map[string]string{"WRITES_PER_MINUTE": "0.5"}, wantErr: "invalid WRITES_PER_MINUTE"},
+		{name: "burst too big", env: map[string]string{"WRITE_BURST": "1000001"}, wantErr: "invalid WRITE_BURST"},
+		{name: "negative max entries", env: map[string]string{"MAX_ENTRIES": "-5"}, wantErr: "invalid MAX_ENTRIES"},
+		{name: "every problem at once", env: map[string]string{"PORT": "x", "REDIS_TLS": "maybe", "MAX_ENTRIES": "0"},
+			wantErr: "invalid PORT \"x\": want a number from 1 to 65535\ninvalid REDIS_TLS \"maybe\": want true or false\ninvalid MAX_ENTRIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

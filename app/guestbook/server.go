@@ -6,12 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"html/template"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -53,62 +54,16 @@ func NewHandler(store Store, logger *slog.Logger) http.Handler {
 	return logRequests(logger, securityHeaders(mux))
 }
 
-var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
-	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"human":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-}).Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Guestbook</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
-main { max-width: 40rem; margin: 0 auto; padding: 1.5rem; }
-form { display: grid; gap: .75rem; background: #fff; padding: 1rem; border-radius: .5rem; box-shadow: 0 1px 3px rgba(0,0,0,.1); }
-label { display: grid; gap: .25rem; font-weight: 600; }
-input, textarea { font: inherit; padding: .5rem; border: 1px solid #c5cad3; border-radius: .25rem; }
-button { font: inherit; padding: .6rem; border: 0; border-radius: .25rem; background: #0b63ce; color: #fff; cursor: pointer; }
-.entry { background: #fff; margin: 1rem 0; padding: .75rem 1rem; border-radius: .5rem; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-.entry header { display: flex; justify-content: space-between; gap: 1rem; }
-.entry time { color: #5b6474; font-size: .875rem; }
-.entry p { margin: .5rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.empty { color: #5b6474; }
-</style>
-</head>
-<body>
-<main>
-<h1>Guestbook</h1>
-<form method="post" action="/entries">
-<label>Name <input name="name" maxlength="64" placeholder="anonymous" autocomplete="nickname"></label>
-<label>Message <textarea name="message" maxlength="500" rows="4" required></textarea></label>
-<button type="submit">Sign the guestbook</button>
-</form>
-<section aria-label="Entries">
-{{- range .}}
-<article class="entry">
-<header><strong>{{.Name}}</strong> <time datetime="{{rfc3339 .CreatedAt}}">{{human .CreatedAt}}</time></header>
-<p>{{.Message}}</p>
-</article>
-{{- else}}
-<p class="empty">No entries yet. Be the first to sign!</p>
-{{- end}}
-</section>
-</main>
-</body>
-</html>
-`))
-
 func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	entries, err := s.store.List(r.Context(), listLimit)
+	view, err := s.store.View(r.Context())
 	if err != nil {
 		s.storeUnavailable(w, r, err, false)
 		return
 	}
-	// Render into a buffer first so a template failure becomes a clean 500
-	// instead of a half-written 200 page.
-	var buf bytes.Buffer
-	if err := indexTemplate.Execute(&buf, entries); err != nil {
+	// Rendered into a buffer first (once per version), so a template failure
+	// becomes a clean 500 instead of a half-written 200 page.
+	page, err := view.HTML()
+	if err != nil {
 		s.logger.ErrorContext(r.Context(), "render index", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal error", false)
 		return
@@ -119,7 +74,7 @@ func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	// Inline styles only; no scripts at all, so injected markup could not run
 	// even if escaping were ever bypassed.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, http.StatusOK, page)
 }
 
 // entryRequest is the JSON body accepted by POST /entries.
@@ -129,7 +84,7 @@ type entryRequest struct {
 }
 
 func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, err := requestMediaType(r)
 	if err != nil {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded or application/json", false)
 		return
@@ -171,8 +126,16 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	entry, err := s.store.Add(r.Context(), name, message)
-	if err != nil {
+	entry, err := s.store.Add(r.Context(), clientAddress(r), name, message)
+	var limited *LimitError
+	switch {
+	case errors.As(err, &limited):
+		// Whole seconds, rounded up: a client that waits that long gets through.
+		secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many entries from your address, try again in %d s", secs), asJSON)
+		return
+	case err != nil:
 		s.storeUnavailable(w, r, err, asJSON)
 		return
 	}
@@ -181,7 +144,20 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	writeJSON(w, http.StatusCreated, entry)
+	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, http.StatusCreated, append(appendEntryJSON(make([]byte, 0, 128+len(entry.Name)+len(entry.Message)), entry), '\n'))
+}
+
+// requestMediaType is the request's Content-Type without parameters. The two
+// values clients send almost always are recognised without parsing.
+func requestMediaType(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	switch ct {
+	case "application/json", "application/x-www-form-urlencoded":
+		return ct, nil
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	return mediaType, err
 }
 
 // decodeJSONEntry parses exactly one JSON object with only known fields.
@@ -190,6 +166,9 @@ func decodeJSONEntry(body []byte) (entryRequest, error) {
 	// store something the client never sent; reject it instead.
 	if !utf8.Valid(body) {
 		return entryRequest{}, errors.New("request body must be valid UTF-8")
+	}
+	if req, ok := parsePlainEntryRequest(body); ok {
+		return req, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -249,23 +228,16 @@ func validateEntry(name, message string) (string, string, error) {
 	return name, message, nil
 }
 
-// entriesResponse wraps the list so the API can grow fields without breaking clients.
-type entriesResponse struct {
-	Entries []Entry `json:"entries"`
-}
-
 func (s *server) handleList(w http.ResponseWriter, r *http.Request) {
-	entries, err := s.store.List(r.Context(), listLimit)
+	view, err := s.store.View(r.Context())
 	if err != nil {
 		s.storeUnavailable(w, r, err, true)
 		return
 	}
-	if entries == nil {
-		// Clients expect an array, never null.
-		entries = []Entry{}
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, entriesResponse{Entries: entries})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	writeBody(w, http.StatusOK, view.JSON())
 }
 
 // handleHealthz is the liveness probe. It deliberately checks nothing else:
@@ -307,6 +279,14 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
+}
+
+// writeBody sends a complete body with its length, so a large page goes out
+// without chunked encoding. The caller sets Content-Type.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -262,7 +262,7 @@ func TestIndex(t *testing.T) {
 	}
 
 	for _, m := range []string{"first", "second", "third"} {
-		if _, err := store.Add(context.Background(), "Ada", m); err != nil {
+		if _, err := store.Add(context.Background(), "192.0.2.1", "Ada", m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -287,7 +287,7 @@ func TestIndex(t *testing.T) {
 
 func TestIndexEscapesHTML(t *testing.T) {
 	store := &fakeStore{}
-	if _, err := store.Add(context.Background(), `"><img src=x onerror=alert(2)>`, "<script>alert(1)</script>"); err != nil {
+	if _, err := store.Add(context.Background(), "192.0.2.1", `"><img src=x onerror=alert(2)>`, "<script>alert(1)</script>"); err != nil {
 		t.Fatal(err)
 	}
 	rec := serveRequest(t, NewHandler(store, discardLogger()), "GET", "/", "", nil)
@@ -307,7 +307,7 @@ func TestIndexEscapesHTML(t *testing.T) {
 func TestListEntries(t *testing.T) {
 	store := &fakeStore{}
 	for i := range 150 {
-		if _, err := store.Add(context.Background(), "n", "message "+string(rune('A'+i%26))); err != nil {
+		if _, err := store.Add(context.Background(), "192.0.2.1", "n", "message "+string(rune('A'+i%26))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -455,4 +455,74 @@ func TestRequestLogging(t *testing.T) {
 			t.Errorf("log contains request data %q: %s", secret, buf.String())
 		}
 	}
+}
+
+func TestCreateEntryOverWriteLimit(t *testing.T) {
+	tests := []struct {
+		retryAfter time.Duration
+		wantHeader string
+	}{
+		{time.Millisecond, "1"},
+		{time.Second, "1"},
+		{1500 * time.Millisecond, "2"},
+		{6 * time.Second, "6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.retryAfter.String(), func(t *testing.T) {
+			store := &fakeStore{addErr: &LimitError{RetryAfter: tt.retryAfter}}
+			rec := serveRequest(t, NewHandler(store, discardLogger()), "POST", "/entries", "application/json", strings.NewReader(`{"message":"hi"}`))
+			if rec.Code != http.StatusTooManyRequests {
+				t.Fatalf("status: got %d, want 429", rec.Code)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tt.wantHeader {
+				t.Errorf("Retry-After: got %q, want %q (whole seconds, rounded up)", got, tt.wantHeader)
+			}
+			if want := `{"error":"too many entries from your address, try again in ` + tt.wantHeader + ` s"}`; strings.TrimSpace(rec.Body.String()) != want {
+				t.Errorf("body: got %q, want %q", rec.Body.String(), want)
+			}
+		})
+	}
+}
+
+func TestClientAddress(t *testing.T) {
+	tests := []struct {
+		remoteAddr string
+		header     http.Header
+		want       string
+	}{
+		{remoteAddr: "203.0.113.9:51234", want: "203.0.113.9"},
+		// What the client claims is ignored: only the TCP peer counts.
+		{remoteAddr: "203.0.113.9:51234", header: http.Header{"X-Forwarded-For": {"198.51.100.1"}, "X-Real-Ip": {"198.51.100.2"}, "Forwarded": {"for=198.51.100.3"}}, want: "203.0.113.9"},
+		{remoteAddr: "[::ffff:203.0.113.9]:443", want: "203.0.113.9"},
+		// One IPv6 host usually owns its whole /64.
+		{remoteAddr: "[2001:db8:1:2:3:4:5:6]:443", want: "2001:db8:1:2::/64"},
+		{remoteAddr: "[2001:db8:1:2:ffff:ffff:ffff:ffff]:443", want: "2001:db8:1:2::/64"},
+		{remoteAddr: "[2001:db8:1:3::1]:443", want: "2001:db8:1:3::/64"},
+		{remoteAddr: "[fe80::1%eth0]:443", want: "fe80::/64"},
+		{remoteAddr: "@", want: "@"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.remoteAddr, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/entries", nil)
+			req.RemoteAddr = tt.remoteAddr
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			if got := clientAddress(req); got != tt.want {
+				t.Errorf("clientAddress(%s) = %q, want %q", tt.remoteAddr, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("handler passes the peer to the store", func(t *testing.T) {
+		store := &fakeStore{}
+		req := httptest.NewRequest("POST", "/entries", strings.NewReader(`{"message":"hi"}`))
+		req.RemoteAddr = "[2001:db8::7]:9999"
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "192.0.2.200")
+		NewHandler(store, discardLogger()).ServeHTTP(httptest.NewRecorder(), req)
+		if len(store.clients) != 1 || store.clients[0] != "2001:db8::/64" {
+			t.Errorf("clients seen by the store: got %q, want [2001:db8::/64]", store.clients)
+		}
+	})
 }
