@@ -69,11 +69,9 @@ func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	// Inline styles only; no scripts at all, so injected markup could not run
-	// even if escaping were ever bypassed.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h["Content-Type"] = headerHTML
+	h["Cache-Control"] = headerNoStore
+	h["Content-Security-Policy"] = headerPageCSP
 	writeBody(w, http.StatusOK, page)
 }
 
@@ -144,7 +142,7 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON
 	writeBody(w, http.StatusCreated, append(appendEntryJSON(make([]byte, 0, 128+len(entry.Name)+len(entry.Message)), entry), '\n'))
 }
 
@@ -235,8 +233,8 @@ func (s *server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = headerJSON
+	h["Cache-Control"] = headerNoStore
 	writeBody(w, http.StatusOK, view.JSON())
 }
 
@@ -276,7 +274,7 @@ func writeError(w http.ResponseWriter, status int, reason string, asJSON bool) {
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header()["Content-Type"] = headerText
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 }
@@ -301,13 +299,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
+// Header values, each shared by every response that sends it instead of being
+// allocated per response; net/http only reads them. Keys are in canonical form.
+var (
+	headerJSON    = []string{"application/json"}
+	headerHTML    = []string{"text/html; charset=utf-8"}
+	headerText    = []string{"text/plain; charset=utf-8"}
+	headerNoStore = []string{"no-store"}
+	// Inline styles only; no scripts at all, so injected markup could not run
+	// even if escaping were ever bypassed.
+	headerPageCSP    = []string{"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
+	headerNoSniff    = []string{"nosniff"}
+	headerNoReferrer = []string{"no-referrer"}
+	headerDeny       = []string{"DENY"}
+)
+
 // securityHeaders sets headers that are safe for every response.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
+		h["X-Content-Type-Options"] = headerNoSniff
+		h["Referrer-Policy"] = headerNoReferrer
+		h["X-Frame-Options"] = headerDeny
 		next.ServeHTTP(w, r)
 	})
 }
@@ -355,12 +368,20 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		if (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") && rec.status == http.StatusOK {
 			level = slog.LevelDebug
 		}
-		logger.LogAttrs(r.Context(), level, "http request",
+		// The handler directly, not logger.LogAttrs: the line records no
+		// source, so the caller lookup LogAttrs makes for every line is waste.
+		ctx, h := r.Context(), logger.Handler()
+		if !h.Enabled(ctx, level) {
+			return
+		}
+		line := slog.NewRecord(time.Now(), level, "http request", 0)
+		line.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", rec.bytes),
 		)
+		_ = h.Handle(ctx, line)
 	})
 }

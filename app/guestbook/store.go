@@ -89,6 +89,8 @@ const (
 	// maxBatch bounds one write script's size; under any load this server sees,
 	// fewer writes than this arrive during one round trip.
 	maxBatch = 128
+	// queueSize is how many requests may wait for each loop without blocking.
+	queueSize = 1024
 )
 
 // addScript adds a batch of entries in one round trip: the limiter's check, the
@@ -240,9 +242,12 @@ func NewRedisStore(client redis.UniversalClient, limits Limits, logger *slog.Log
 		logger:    logger,
 		now:       time.Now,
 		writer:    hex.EncodeToString(id[:]),
-		writes:    make(chan *writeRequest),
-		reads:     make(chan chan<- viewResult),
-		stop:      make(chan struct{}),
+		// Buffered, so that a request queues without parking and being woken
+		// just to queue: it parks once, for its answer. The loops drain all
+		// that is queued before each round trip.
+		writes: make(chan *writeRequest, queueSize),
+		reads:  make(chan chan<- viewResult, queueSize),
+		stop:   make(chan struct{}),
 	}
 	s.loops.Add(2)
 	go s.writeLoop()
@@ -295,6 +300,9 @@ func (s *RedisStore) Add(ctx context.Context, client, name, message string) (Ent
 		// which errs on the safe side: nothing is reported saved that was not.
 		// (req is the loop's until it answers, so it is not recycled.)
 		return Entry{}, fmt.Errorf("save entry: %w", ctx.Err())
+	case <-s.stop:
+		// Closed with the request still queued: the loop may have left without it.
+		return Entry{}, errStoreClosed
 	}
 }
 
@@ -412,6 +420,8 @@ func (s *RedisStore) View(ctx context.Context) (*View, error) {
 		return res.view, res.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("read entries: %w", ctx.Err())
+	case <-s.stop:
+		return nil, errStoreClosed
 	}
 }
 

@@ -622,3 +622,25 @@ func TestRedisStoreTimesOutOnUnresponsiveServer(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisStoreClosed(t *testing.T) {
+	srv := startRedis(t)
+	store := newTestStore(t, srv.Addr, unlimited)
+	mustAdd(t, store, "192.0.2.1", "n", "before")
+	store.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := store.Add(context.Background(), "192.0.2.1", "n", "after"); err == nil {
+			t.Error("Add after Close: got nil error")
+		}
+		if _, err := store.View(context.Background()); err == nil {
+			t.Error("View after Close: got nil error")
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Add or View after Close did not return")
+	}
+}

@@ -88,15 +88,65 @@ func newClient(i int) *http.Client {
 	}
 }
 
-// result is one path's measurement.
+// result is one measurement of one path.
 type result struct {
 	path       path
 	window     time.Duration
-	latencies  []time.Duration // sorted
-	failures   int             // transport errors
-	badStatus  map[int]int     // unexpected statuses and their counts
+	latencies  []time.Duration          // sorted
+	failures   int                      // transport errors
+	badStatus  map[int]int              // unexpected statuses and their counts
+	cpu        map[string]time.Duration // CPU time of each process during the window
 	cpuPerReq  map[string]time.Duration
 	bytesPerOK int64
+}
+
+// summary is a path's measurements over all rounds.
+type summary struct {
+	result             // all rounds' requests together; window is their sum
+	roundRPS []float64 // req/s of each round
+	shares   []float64 // each round's req/s over the same round's /healthz req/s
+}
+
+// summarize pools a path's rounds; ceiling holds the /healthz rounds.
+func summarize(rounds, ceiling []result) summary {
+	s := summary{result: result{path: rounds[0].path, badStatus: map[int]int{}, cpu: map[string]time.Duration{}, cpuPerReq: map[string]time.Duration{}}}
+	var bytes int64
+	for i, r := range rounds {
+		s.window += r.window
+		s.latencies = append(s.latencies, r.latencies...)
+		s.failures += r.failures
+		for k, v := range r.badStatus {
+			s.badStatus[k] += v
+		}
+		for k, v := range r.cpu {
+			s.cpu[k] += v
+		}
+		bytes += r.bytesPerOK * int64(len(r.latencies))
+		s.roundRPS = append(s.roundRPS, r.rps())
+		if c := ceiling[i].rps(); c > 0 {
+			s.shares = append(s.shares, r.rps()/c)
+		}
+	}
+	slices.Sort(s.latencies)
+	if n := len(s.latencies); n > 0 {
+		s.bytesPerOK = bytes / int64(n)
+		for k, v := range s.cpu {
+			s.cpuPerReq[k] = v / time.Duration(n)
+		}
+	}
+	return s
+}
+
+// median of xs, which it sorts.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 func (r result) rps() float64 { return float64(len(r.latencies)) / r.window.Seconds() }
@@ -176,7 +226,7 @@ func drive(ctx context.Context, p path, opts options, procs []*process) (result,
 		return result{}, ctx.Err()
 	}
 
-	r := result{path: p, window: opts.duration, badStatus: map[int]int{}, cpuPerReq: map[string]time.Duration{}}
+	r := result{path: p, window: opts.duration, badStatus: map[int]int{}, cpuPerReq: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
 	var totalBytes int64
 	for _, cr := range out {
 		if cr.err != nil {
@@ -193,7 +243,8 @@ func drive(ctx context.Context, p path, opts options, procs []*process) (result,
 	if n := len(r.latencies); n > 0 {
 		r.bytesPerOK = totalBytes / int64(n)
 		for name, t := range cpuEnd {
-			r.cpuPerReq[name] = (t - before[name]) / time.Duration(n)
+			r.cpu[name] = t - before[name]
+			r.cpuPerReq[name] = r.cpu[name] / time.Duration(n)
 		}
 	}
 	return r, nil

@@ -22,11 +22,16 @@ func main() {
 	flag.StringVar(&opts.server, "server", "", "path of the built guestbook server binary (required)")
 	flag.StringVar(&opts.redisServer, "redis-server", "redis-server", "redis-server binary")
 	flag.IntVar(&opts.clients, "c", 50, "concurrent clients")
-	flag.DurationVar(&opts.duration, "d", 10*time.Second, "measured time per path")
-	flag.DurationVar(&opts.warmup, "warmup", 2*time.Second, "unmeasured load before each path's measurement")
+	flag.DurationVar(&opts.duration, "d", 5*time.Second, "measured time per path and round")
+	flag.DurationVar(&opts.warmup, "warmup", time.Second, "unmeasured load before each path's measurement")
+	flag.IntVar(&opts.rounds, "rounds", 3, "times every path is measured, in turn")
 	flag.Parse()
 	if opts.server == "" {
 		fmt.Fprintln(os.Stderr, "loadbench: -server is required (make bench-app builds it)")
+		os.Exit(2)
+	}
+	if opts.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "loadbench: -rounds must be at least 1")
 		os.Exit(2)
 	}
 	if opts.clients < 1 || opts.clients > 250 {
@@ -45,7 +50,7 @@ func main() {
 
 type options struct {
 	server, redisServer string
-	clients             int
+	clients, rounds     int
 	duration, warmup    time.Duration
 }
 
@@ -94,18 +99,28 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 
+	// Every path is measured once per round, the ceiling first, so each path's
+	// share is taken against a ceiling measured minutes, not a quarter of an hour,
+	// apart, and a disturbance of the machine spoils one round, not the result.
 	paths := benchPaths(base)
-	results := make([]result, 0, len(paths))
-	for _, p := range paths {
-		if err := redis.waitIdle(ctx, settleBetweenPaths); err != nil {
-			return err
+	rounds := make([][]result, len(paths))
+	for round := range opts.rounds {
+		for i, p := range paths {
+			if err := redis.waitIdle(ctx, settleBetweenPaths); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "loadbench: round %d/%d: %s for %v (+%v warm-up) at %d clients...\n",
+				round+1, opts.rounds, p.name, opts.duration, opts.warmup, opts.clients)
+			r, err := drive(ctx, p, opts, []*process{srv.process, redis.process})
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			rounds[i] = append(rounds[i], r)
 		}
-		fmt.Fprintf(os.Stderr, "loadbench: %s for %v (+%v warm-up) at %d clients...\n", p.name, opts.duration, opts.warmup, opts.clients)
-		r, err := drive(ctx, p, opts, []*process{srv.process, redis.process})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		results = append(results, r)
+	}
+	results := make([]summary, len(paths))
+	for i := range paths {
+		results[i] = summarize(rounds[i], rounds[0])
 	}
 	if err := srv.exitedEarly(); err != nil {
 		return err

@@ -26,22 +26,17 @@ const (
 	targetP99        = 15 * time.Millisecond
 )
 
-func report(w io.Writer, info reportInfo, results []result) {
+func report(w io.Writer, info reportInfo, results []summary) {
 	fmt.Fprintf(w, "guestbook bench-app, %s\n", info.when.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine: %s; load average before %s, after %s\n", info.machine, info.loadBefore, info.loadAfter)
 	fmt.Fprintf(w, "server: %s, redis %s (appendonly yes, appendfsync everysec), everything on loopback\n", info.goVersion, info.redis)
 	slices.Sort(info.serverNotes)
 	fmt.Fprintf(w, "server settings: %s\n", strings.Join(info.serverNotes, " "))
 	fmt.Fprintf(w, "  (the write limit is raised far above the stack's range so the bench's clients are not throttled; the limiter still runs on every POST)\n")
-	fmt.Fprintf(w, "load: %d keep-alive clients (Go net/http, each from its own loopback address), %v warm-up then %v measured per path\n\n",
-		info.opts.clients, info.opts.warmup, info.opts.duration)
+	fmt.Fprintf(w, "load: %d keep-alive clients (Go net/http, each from its own loopback address); %d rounds of every path in turn, each %v warm-up then %v measured\n",
+		info.opts.clients, info.opts.rounds, info.opts.warmup, info.opts.duration)
+	fmt.Fprintf(w, "req/s and share: the median round (share: a round's req/s over the same round's /healthz, all rounds in brackets); p50, p99: all rounds' requests\n\n")
 
-	var ceiling float64
-	for _, r := range results {
-		if r.path.ceiling {
-			ceiling = r.rps()
-		}
-	}
 	fmt.Fprintln(w, "| path | req/s | p50 | p99 | share of `/healthz` | target |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	allMet := true
@@ -53,11 +48,12 @@ func report(w io.Writer, info reportInfo, results []result) {
 			if strings.Contains(r.path.name, "POST") {
 				want = targetWriteShare
 			}
-			s := 0.0
-			if ceiling > 0 {
-				s = r.rps() / ceiling
+			var each []string
+			for _, x := range r.shares {
+				each = append(each, fmt.Sprintf("%.0f", 100*x))
 			}
-			share = fmt.Sprintf("%.0f%%", 100*s)
+			s := median(slices.Clone(r.shares))
+			share = fmt.Sprintf("%.0f%% (%s)", 100*s, strings.Join(each, ", "))
 			met := s >= want && r.percentile(0.99) <= targetP99 && r.failures == 0 && len(r.badStatus) == 0
 			allMet = allMet && met
 			verdict := "met"
@@ -66,11 +62,11 @@ func report(w io.Writer, info reportInfo, results []result) {
 			}
 			target = fmt.Sprintf("≥ %.0f%%, p99 ≤ %v: %s", 100*want, targetP99, verdict)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.path.name, thousands(r.rps()),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.path.name, thousands(median(slices.Clone(r.roundRPS))),
 			ms(r.percentile(0.50)), ms(r.percentile(0.99)), share, target)
 	}
 
-	fmt.Fprintln(w, "\nper request (CPU time of each process during the measured window / successful requests):")
+	fmt.Fprintln(w, "\nper request (CPU time of each process during the measured windows / successful requests):")
 	for _, r := range results {
 		var parts []string
 		var total time.Duration
