@@ -443,12 +443,7 @@ func (s *rehearsal) exportedState(t *testing.T, ctx context.Context) {
 
 func (s *rehearsal) killed(t *testing.T, ctx context.Context) {
 	h := s.h
-	st, err := h.Stack(ctx, "interrupted", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A second stack of the project, on its own namespace of the shared cluster.
-	setConfig(t, ctx, st, map[string]string{"azure-native:location": "japaneast", "namespace": "guestbook-interrupted"})
+	st := s.sideStack(t, ctx, "interrupted")
 
 	done := make(chan Result, 1)
 	go func() { done <- h.Up(ctx, st, "killed") }()
@@ -555,9 +550,7 @@ func (s *rehearsal) killed(t *testing.T, ctx context.Context) {
 	if r := h.Destroy(ctx, st, "interrupted"); r.Err != nil {
 		t.Fatalf("destroying the interrupted stack: %v\n%s", r.Err, r.Diagnostics())
 	}
-	if err := st.Workspace().RemoveStack(ctx, st.Name()); err != nil {
-		t.Errorf("removing stack %s: %v", st.Name(), err)
-	}
+	s.removed(t, ctx, st)
 }
 
 func (s *rehearsal) destroy(t *testing.T, ctx context.Context) {
@@ -762,11 +755,7 @@ func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
 // then completes.
 func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
 	h := s.h
-	st, err := h.Stack(ctx, "lost", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setConfig(t, ctx, st, map[string]string{"azure-native:location": "japaneast", "namespace": "guestbook-lost"})
+	st := s.sideStack(t, ctx, "lost")
 	if r := h.Up(ctx, st, "lost"); r.Err != nil {
 		t.Fatalf("up failed: %v\n%s", r.Err, r.Diagnostics())
 	}
@@ -824,6 +813,18 @@ func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
 	if err := h.Cluster.Kube.Do(ctx, "DELETE", "/api/v1/namespaces/guestbook-lost", "", nil, nil); err != nil {
 		t.Error(err)
 	}
+}
+
+// sideStack creates stack name beside dev: a second stack of the project, with no
+// stack file, in its own namespace guestbook-<name> of the shared cluster.
+func (s *rehearsal) sideStack(t *testing.T, ctx context.Context, name string) auto.Stack {
+	t.Helper()
+	st, err := s.h.Stack(ctx, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setConfig(t, ctx, st, map[string]string{"azure-native:location": "japaneast", "namespace": "guestbook-" + name})
+	return st
 }
 
 // inStack matches the cloud resources stack st created.
