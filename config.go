@@ -339,8 +339,8 @@ func (c Config) problems() []error {
 	if rule := checkPinnedImage(c.RedisImage); rule != "" {
 		fail(keyRedisImage, c.RedisImage, rule)
 	}
-	errs = append(errs, c.accessProblems()...)
-	errs = append(errs, c.zoneProblems(countOK)...)
+	c.accessProblems(fail)
+	c.zoneProblems(fail, countOK)
 	// Above 600 a minute (10 a second) the limit stops no script; a burst above
 	// 100 lets one address bury a page of other people's entries at once.
 	between(keyWritesPerMinute, c.WritesPerMinute, 1, 600)
@@ -352,12 +352,8 @@ func (c Config) problems() []error {
 }
 
 // accessProblems checks who may reach the cluster: its Entra admins and, in prod,
-// the networks its API server answers.
-func (c Config) accessProblems() []error {
-	var errs []error
-	fail := func(key, value, rule string) {
-		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
-	}
+// the networks its API server answers. It reports each broken rule to fail.
+func (c Config) accessProblems(fail func(key, value, rule string)) {
 	if len(c.ClusterAdmins) == 0 && !c.unparsed[keyClusterAdmins] {
 		fail(keyClusterAdmins, "[]", "must list at least one Entra principal: local accounts are disabled, so "+
 			"nobody else can administer the cluster, and the deploying identity must be among them "+
@@ -394,15 +390,11 @@ func (c Config) accessProblems() []error {
 		fail(keyAuthorizedIPs, "", "must list the networks allowed to reach the API server in the prod stack "+
 			"(the deploying runner's egress among them)")
 	}
-	return errs
 }
 
-// zoneProblems checks the node pool's zones; countOK says nodeCount itself is valid.
-func (c Config) zoneProblems(countOK bool) []error {
-	var errs []error
-	fail := func(key, value, rule string) {
-		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
-	}
+// zoneProblems checks the node pool's zones, reporting each broken rule to fail;
+// countOK says nodeCount itself is valid.
+func (c Config) zoneProblems(fail func(key, value, rule string), countOK bool) {
 	seen := map[string]bool{}
 	for i, z := range c.AvailabilityZones {
 		key := fmt.Sprintf("%s[%d]", keyZones, i)
@@ -415,7 +407,7 @@ func (c Config) zoneProblems(countOK bool) []error {
 		seen[z] = true
 	}
 	if c.Stack != prodStack {
-		return errs
+		return
 	}
 	if len(c.AvailabilityZones) < 2 && !c.unparsed[keyZones] {
 		fail(keyZones, strings.Join(c.AvailabilityZones, ","), "must list at least 2 zones in the prod stack, so losing a zone leaves nodes running")
@@ -423,7 +415,6 @@ func (c Config) zoneProblems(countOK bool) []error {
 	if countOK && c.NodeCount < 3 {
 		fail(keyNodeCount, strconv.Itoa(c.NodeCount), "must be at least 3 in the prod stack")
 	}
-	return errs
 }
 
 // cacheableRegistries are the upstream registries ACR's artifact cache pulls from.
