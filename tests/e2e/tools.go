@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
+	"golang.org/x/sync/errgroup"
 )
 
 // Tools are the rehearsal's executables, all in one directory that goes on the
@@ -52,7 +53,7 @@ type tool struct {
 
 // BuildTools builds every tool into root/bin. `go build` relinks only what
 // changed, so a warm call costs seconds; a cold one is dominated by compiling the
-// CLI (~5 min on 2 cores), the Kubernetes provider (~7 min) and the control plane.
+// CLI and the Kubernetes provider (~10 minutes each on 2 cores, alone).
 func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any)) (Tools, error) {
 	pulumiVersion, err := requiredVersion(filepath.Join(repo, "tests/e2e/tools/pulumi/go.mod"), "github.com/pulumi/pulumi/pkg/v3")
 	if err != nil {
@@ -71,38 +72,50 @@ func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any
 		return Tools{}, err
 	}
 	tools := []tool{
+		{name: "pulumi", dir: "tests/e2e/tools/pulumi", pkg: "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+			ldflags: "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=" + pulumiVersion},
+		{name: "pulumi-resource-kubernetes", dir: "tests/e2e/tools/kubernetes", pkg: ".",
+			ldflags: "-X main.version=" + strings.TrimPrefix(k8sProviderVersion, "v"), prepare: embedKubernetesSchema},
 		{name: "pulumi-resource-azure-native", dir: ".", pkg: "./tests/e2e/sim/cmd/pulumi-resource-azure-native"},
 		{name: "pulumi-resource-docker", dir: ".", pkg: "./tests/e2e/sim/cmd/pulumi-resource-docker"},
 		{name: "kubelogin", dir: ".", pkg: "./tests/e2e/sim/cmd/kubelogin"},
 		{name: "kube-control-plane", dir: "tests/apiserver", pkg: ".",
 			ldflags: "-X k8s.io/component-base/version.gitVersion=" + kubeVersion + " -X k8s.io/component-base/version.gitTreeState=clean"},
 		{name: "kwok", dir: "tests/e2e/tools/kwok", pkg: "sigs.k8s.io/kwok/cmd/kwok"},
-		{name: "pulumi", dir: "tests/e2e/tools/pulumi", pkg: "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
-			ldflags: "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=" + pulumiVersion},
-		{name: "pulumi-resource-kubernetes", dir: "tests/e2e/tools/kubernetes", pkg: ".",
-			ldflags: "-X main.version=" + strings.TrimPrefix(k8sProviderVersion, "v"), prepare: embedKubernetesSchema},
 	}
 	bin := filepath.Join(root, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return Tools{}, err
 	}
+	// Two builds at a time: one go build leaves a core idle while it links or
+	// waits on a long chain of packages, and the CLI and the provider (first in
+	// the list, the two longest) share almost no compiled package, so running
+	// them side by side fills those gaps without doing any work twice.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
 	for _, tl := range tools {
-		start := time.Now()
-		moduleDir := filepath.Join(repo, tl.dir)
-		if tl.prepare != nil {
-			if err := tl.prepare(ctx, moduleDir); err != nil {
-				return Tools{}, fmt.Errorf("preparing %s: %w", tl.name, err)
+		g.Go(func() error {
+			start := time.Now()
+			moduleDir := filepath.Join(repo, tl.dir)
+			if tl.prepare != nil {
+				if err := tl.prepare(gctx, moduleDir); err != nil {
+					return fmt.Errorf("preparing %s: %w", tl.name, err)
+				}
 			}
-		}
-		args := []string{"build", "-o", filepath.Join(bin, tl.name)}
-		if tl.ldflags != "" {
-			args = append(args, "-ldflags", tl.ldflags)
-		}
-		args = append(args, tl.pkg)
-		if out, err := goCmd(ctx, moduleDir, args...); err != nil {
-			return Tools{}, fmt.Errorf("building %s (go %s in %s): %w\n%s", tl.name, strings.Join(args, " "), tl.dir, err, out)
-		}
-		logf("built %-30s %6s", tl.name, time.Since(start).Round(100*time.Millisecond))
+			args := []string{"build", "-o", filepath.Join(bin, tl.name)}
+			if tl.ldflags != "" {
+				args = append(args, "-ldflags", tl.ldflags)
+			}
+			args = append(args, tl.pkg)
+			if out, err := goCmd(gctx, moduleDir, args...); err != nil {
+				return fmt.Errorf("building %s (go %s in %s): %w\n%s", tl.name, strings.Join(args, " "), tl.dir, err, out)
+			}
+			logf("built %-30s %6s", tl.name, time.Since(start).Round(100*time.Millisecond))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Tools{}, err
 	}
 	kwokDir, err := goCmd(ctx, filepath.Join(repo, "tests/e2e/tools/kwok"), "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
 	if err != nil {
