@@ -102,11 +102,9 @@ func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any
 					return fmt.Errorf("preparing %s: %w", tl.name, err)
 				}
 			}
-			args := []string{"build", "-o", filepath.Join(bin, tl.name)}
-			if tl.ldflags != "" {
-				args = append(args, "-ldflags", tl.ldflags)
-			}
-			args = append(args, tl.pkg)
+			// -w: no DWARF. Nothing debugs these binaries, and without it the
+			// provider's 440 MB link takes 35 s instead of 60.
+			args := []string{"build", "-o", filepath.Join(bin, tl.name), "-ldflags", strings.TrimSpace("-w " + tl.ldflags), tl.pkg}
 			if out, err := goCmd(gctx, moduleDir, args...); err != nil {
 				return fmt.Errorf("building %s (go %s in %s): %w\n%s", tl.name, strings.Join(args, " "), tl.dir, err, out)
 			}
