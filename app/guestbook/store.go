@@ -140,9 +140,14 @@ for i = 4, #KEYS do
   end
   full[key] = at
 end
+-- The buckets are not written to the append-only file (nor to replicas): a
+-- restarted Redis gives every client a full bucket, and the file does not grow by
+-- a key per write.
+redis.set_repl(redis.REPL_NONE)
 for key, at in pairs(full) do
   redis.call('SET', key, string.format('%d', at), 'PX', math.ceil((at - now) / 1000))
 end
+redis.set_repl(redis.REPL_ALL)
 if #pushed > 0 then
   redis.call('LPUSH', KEYS[1], unpack(pushed))
   redis.call('LTRIM', KEYS[1], 0, maxEntries - 1)
