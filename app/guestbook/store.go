@@ -91,6 +91,12 @@ const (
 	maxBatch = 128
 	// queueSize is how many requests may wait for each loop without blocking.
 	queueSize = 1024
+	// A batch of fewer than lingerBelow writes waits lingerFor once before it is
+	// sent. Measured with make bench-app (50 clients, 2 cores): batches of about 14
+	// grew, POST's CPU per request fell by about a tenth and its p50 with it;
+	// waiting longer (300 µs and more) left the cores idle and was slower.
+	lingerBelow = 32
+	lingerFor   = 200 * time.Microsecond
 )
 
 // addScript adds a batch of entries in one round trip: the limiter's check, the
@@ -325,12 +331,23 @@ func (s *RedisStore) writeLoop() {
 				return
 			}
 		}
+		lingered := false
 	more:
 		for {
 			select {
 			case req := <-s.writes:
 				queue = append(queue, req)
 			default:
+				// Group commit: a short batch waits once for more writes. A script
+				// run costs Redis and this loop the same fixed work (a round trip,
+				// its syscalls and wake-ups) whatever its size, so under load a
+				// fuller batch makes every write cheaper; a lone write waits
+				// lingerFor more.
+				if !lingered && len(queue) < lingerBelow {
+					lingered = true
+					time.Sleep(lingerFor)
+					continue
+				}
 				break more
 			}
 		}
