@@ -99,28 +99,41 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 
-	// Every path is measured once per round, the ceiling first, so each path's
-	// share is taken against a ceiling measured minutes, not a quarter of an hour,
-	// apart, and a disturbance of the machine spoils one round, not the result.
+	// Every path is measured once per round, each right after a /healthz window of
+	// its own, and its share is taken against that window: this VM's speed drifts by
+	// a fifth within minutes, and shares taken against one ceiling per round moved by
+	// ten points for the same code depending on how far from it a path ran. A
+	// disturbance of the machine spoils one round, not the result.
 	paths := benchPaths(base)
-	rounds := make([][]result, len(paths))
+	ceiling, measured := paths[0], paths[1:]
+	ceilings := make([][]result, len(measured)) // per path, the window before each of its rounds
+	rounds := make([][]result, len(measured))
 	for round := range opts.rounds {
-		for i, p := range paths {
-			if err := redis.waitIdle(ctx, settleBetweenPaths); err != nil {
-				return err
+		for i, p := range measured {
+			for _, step := range []struct {
+				p    path
+				into *[]result
+			}{{ceiling, &ceilings[i]}, {p, &rounds[i]}} {
+				if err := redis.waitIdle(ctx, settleBetweenPaths); err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "loadbench: round %d/%d: %s for %v (+%v warm-up) at %d clients...\n",
+					round+1, opts.rounds, step.p.name, opts.duration, opts.warmup, opts.clients)
+				r, err := drive(ctx, step.p, opts, []*process{srv.process, redis.process})
+				if err != nil {
+					return fmt.Errorf("%s: %w", step.p.name, err)
+				}
+				*step.into = append(*step.into, r)
 			}
-			fmt.Fprintf(os.Stderr, "loadbench: round %d/%d: %s for %v (+%v warm-up) at %d clients...\n",
-				round+1, opts.rounds, p.name, opts.duration, opts.warmup, opts.clients)
-			r, err := drive(ctx, p, opts, []*process{srv.process, redis.process})
-			if err != nil {
-				return fmt.Errorf("%s: %w", p.name, err)
-			}
-			rounds[i] = append(rounds[i], r)
 		}
 	}
-	results := make([]summary, len(paths))
-	for i := range paths {
-		results[i] = summarize(rounds[i], rounds[0])
+	var allCeilings []result
+	for _, c := range ceilings {
+		allCeilings = append(allCeilings, c...)
+	}
+	results := []summary{summarize(allCeilings, allCeilings)}
+	for i := range measured {
+		results = append(results, summarize(rounds[i], ceilings[i]))
 	}
 	if err := srv.exitedEarly(); err != nil {
 		return err

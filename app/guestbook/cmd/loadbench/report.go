@@ -33,9 +33,9 @@ func report(w io.Writer, info reportInfo, results []summary) {
 	slices.Sort(info.serverNotes)
 	fmt.Fprintf(w, "server settings: %s\n", strings.Join(info.serverNotes, " "))
 	fmt.Fprintf(w, "  (the write limit is raised far above the stack's range so the bench's clients are not throttled; the limiter still runs on every POST)\n")
-	fmt.Fprintf(w, "load: %d keep-alive clients (Go net/http, each from its own loopback address); %d rounds of every path in turn, each %v warm-up then %v measured\n",
+	fmt.Fprintf(w, "load: %d keep-alive clients (Go net/http, each from its own loopback address); %d rounds of every path in turn, each right after a /healthz window of its own; every window %v warm-up then %v measured\n",
 		info.opts.clients, info.opts.rounds, info.opts.warmup, info.opts.duration)
-	fmt.Fprintf(w, "req/s and share: the median round (share: a round's req/s over the same round's /healthz, all rounds in brackets); p50, p99: all rounds' requests\n\n")
+	fmt.Fprintf(w, "req/s and share: the median round (share: a round's req/s over the /healthz window just before it, all rounds in brackets); p50, p99: all rounds' requests\n\n")
 
 	fmt.Fprintln(w, "| path | req/s | p50 | p99 | share of `/healthz` | target |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
