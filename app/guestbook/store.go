@@ -147,8 +147,8 @@ for i = 4, #KEYS do
   full[key] = at
 end
 -- The buckets are not written to the append-only file (nor to replicas): a
--- restarted Redis gives every client a full bucket, and the file does not grow by
--- a key per write.
+-- restarted Redis may have forgotten a client's recent writes and let it write one
+-- more burst, and the file does not grow by a key per write.
 redis.set_repl(redis.REPL_NONE)
 for key, at in pairs(full) do
   redis.call('SET', key, string.format('%d', at), 'PX', math.ceil((at - now) / 1000))
@@ -186,7 +186,8 @@ return {version, redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[2]) - 1)}
 // The check that answers a View is sent after View was called, so a write
 // acknowledged through any replica before that is seen. Concurrent Views share one
 // check, and concurrent Adds one script run: one round trip serves every request
-// that arrived while the previous one was in flight.
+// that arrived while the previous one was in flight (a short batch waits lingerFor
+// once for more).
 type RedisStore struct {
 	client    redis.UniversalClient
 	limits    Limits
