@@ -96,7 +96,7 @@ type result struct {
 	failures   int                      // transport errors
 	badStatus  map[int]int              // unexpected statuses and their counts
 	cpu        map[string]time.Duration // CPU time of each process during the window
-	cpuPerReq  map[string]time.Duration
+	cpuPerReq  map[string]time.Duration // set by summarize, over all rounds
 	bytesPerOK int64
 }
 
@@ -226,7 +226,7 @@ func drive(ctx context.Context, p path, opts options, procs []*process) (result,
 		return result{}, ctx.Err()
 	}
 
-	r := result{path: p, window: opts.duration, badStatus: map[int]int{}, cpuPerReq: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
+	r := result{path: p, window: opts.duration, badStatus: map[int]int{}, cpu: map[string]time.Duration{}}
 	var totalBytes int64
 	for _, cr := range out {
 		if cr.err != nil {
@@ -244,7 +244,6 @@ func drive(ctx context.Context, p path, opts options, procs []*process) (result,
 		r.bytesPerOK = totalBytes / int64(n)
 		for name, t := range cpuEnd {
 			r.cpu[name] = t - before[name]
-			r.cpuPerReq[name] = r.cpu[name] / time.Duration(n)
 		}
 	}
 	return r, nil
