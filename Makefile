@@ -36,7 +36,8 @@ e2e-bench: ## time a first deploy under the real engine: this stack's order vs t
 
 bench-app: ## load-test the guestbook server and Redis on loopback: req/s, p50, p99 per path vs GET /healthz
 	# Run it on a quiet machine: the load driver, the server and Redis share its cores.
-	cd app/guestbook && $(GO) build -o ../../bin/guestbook-server . && $(GO) run ./cmd/loadbench -server ../../bin/guestbook-server
+	# BENCH_FLAGS passes loadbench's flags, e.g. BENCH_FLAGS='-only POST -rounds 5'.
+	cd app/guestbook && $(GO) build -o ../../bin/guestbook-server . && $(GO) run ./cmd/loadbench -server ../../bin/guestbook-server $(BENCH_FLAGS)
 
 lint: fmt-check vet staticcheck actionlint ## gofmt (no drift), go vet, staticcheck, actionlint
 

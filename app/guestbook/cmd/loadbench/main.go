@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +26,7 @@ func main() {
 	flag.DurationVar(&opts.duration, "d", 5*time.Second, "measured time per path and round")
 	flag.DurationVar(&opts.warmup, "warmup", time.Second, "unmeasured load before each path's measurement")
 	flag.IntVar(&opts.rounds, "rounds", 3, "times every path is measured, in turn")
+	flag.StringVar(&opts.only, "only", "", "measure only the paths whose name contains this, e.g. POST (the /healthz windows still run)")
 	flag.Parse()
 	if opts.server == "" {
 		fmt.Fprintln(os.Stderr, "loadbench: -server is required (make bench-app builds it)")
@@ -40,6 +42,11 @@ func main() {
 		os.Exit(2)
 	}
 
+	if !slices.ContainsFunc(benchPaths("")[1:], func(p path) bool { return strings.Contains(p.name, opts.only) }) {
+		fmt.Fprintf(os.Stderr, "loadbench: -only %q matches no path\n", opts.only)
+		os.Exit(2)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, opts); err != nil {
@@ -50,6 +57,7 @@ func main() {
 
 type options struct {
 	server, redisServer string
+	only                string
 	clients, rounds     int
 	duration, warmup    time.Duration
 }
@@ -59,15 +67,15 @@ type options struct {
 // far above the stack's range (at most 600 a minute) to keep them from being
 // throttled, while the limiter still runs for every POST. The entry cap stays at the
 // stack's default, so the POST run also trims.
-// settleBetweenPaths is an idle pause before each path, for the kernel to write back
-// the append-only file the previous path grew.
-const settleBetweenPaths = 3 * time.Second
-
 const (
 	benchWritesPerMinute = 60_000_000
 	benchWriteBurst      = 100_000
 	benchMaxEntries      = 10_000
 )
+
+// settleBetweenPaths is an idle pause before each path, for the kernel to write back
+// the append-only file the previous path grew.
+const settleBetweenPaths = 3 * time.Second
 
 func run(ctx context.Context, opts options) error {
 	dir, err := os.MkdirTemp("", "loadbench-")
@@ -105,7 +113,9 @@ func run(ctx context.Context, opts options) error {
 	// ten points for the same code depending on how far from it a path ran. A
 	// disturbance of the machine spoils one round, not the result.
 	paths := benchPaths(base)
-	ceiling, measured := paths[0], paths[1:]
+	ceiling, measured := paths[0], slices.DeleteFunc(paths[1:], func(p path) bool {
+		return !strings.Contains(p.name, opts.only)
+	})
 	ceilings := make([][]result, len(measured)) // per path, the window before each of its rounds
 	rounds := make([][]result, len(measured))
 	for round := range opts.rounds {

@@ -66,7 +66,7 @@ func report(w io.Writer, info reportInfo, results []summary) {
 			ms(r.percentile(0.50)), ms(r.percentile(0.99)), share, target)
 	}
 
-	fmt.Fprintln(w, "\nper request (CPU time of each process during the measured windows / successful requests):")
+	fmt.Fprintln(w, "\nper request (CPU time of each process, and the cores' idle time, during the measured windows / successful requests):")
 	for _, r := range results {
 		var parts []string
 		var total time.Duration
@@ -75,8 +75,8 @@ func report(w io.Writer, info reportInfo, results []summary) {
 			total += t
 			parts = append(parts, fmt.Sprintf("%s %dµs", name, t.Microseconds()))
 		}
-		fmt.Fprintf(w, "  %-36s %s = %dµs; response %d bytes; %d requests",
-			r.path.name, strings.Join(parts, " + "), total.Microseconds(), r.bytesPerOK, len(r.latencies))
+		fmt.Fprintf(w, "  %-36s %s = %dµs; cores idle %dµs; response %d bytes; %d requests",
+			r.path.name, strings.Join(parts, " + "), total.Microseconds(), r.cpuPerReq[idleCores].Microseconds(), r.bytesPerOK, len(r.latencies))
 		if r.failures > 0 {
 			fmt.Fprintf(w, "; %d transport errors", r.failures)
 		}
