@@ -202,6 +202,7 @@ func TestDeployment(t *testing.T) {
 			map[string]any{"name": "WRITES_PER_MINUTE", "value": "10"},
 			map[string]any{"name": "WRITE_BURST", "value": "5"},
 			map[string]any{"name": "MAX_ENTRIES", "value": "10000"},
+			map[string]any{"name": "GOMEMLIMIT", "value": "102MiB"},
 		}},
 		{c + "ports[0].containerPort", 8080.0},
 		{c + "readinessProbe.httpGet.path", "/readyz"},

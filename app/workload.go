@@ -21,6 +21,12 @@ const (
 	appPort     = 8080
 	// appUID matches the USER of app/guestbook/Dockerfile.
 	appUID = 10001
+	// appMemoryMiB is the app container's memory, requested and limited alike.
+	appMemoryMiB = 128
+	// appGoMemLimitMiB is the app's GOMEMLIMIT: the Go runtime collects more often as
+	// its memory nears it, so a heap that grows is collected instead of the container
+	// being killed at its limit. The rest is for memory the runtime does not count.
+	appGoMemLimitMiB = appMemoryMiB * 4 / 5
 
 	// rolloutTimeout bounds how long `pulumi up` waits for a rollout to become ready
 	// before failing with the provider's reason (for example ImagePullBackOff). It
@@ -129,6 +135,7 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 							corev1.EnvVarArgs{Name: pulumi.String("WRITES_PER_MINUTE"), Value: pulumi.String(strconv.Itoa(args.WritesPerMinute))},
 							corev1.EnvVarArgs{Name: pulumi.String("WRITE_BURST"), Value: pulumi.String(strconv.Itoa(args.WriteBurst))},
 							corev1.EnvVarArgs{Name: pulumi.String("MAX_ENTRIES"), Value: pulumi.String(strconv.Itoa(args.MaxEntries))},
+							corev1.EnvVarArgs{Name: pulumi.String("GOMEMLIMIT"), Value: pulumi.String(fmt.Sprintf("%dMiB", appGoMemLimitMiB))},
 						},
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 							Name:          pulumi.String("http"),
@@ -149,8 +156,8 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 						// limit: throttling at the request (kube-score's optional
 						// requests-equal-limits check) would slow page renders for nothing.
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: resourceList("50m", "128Mi", "64Mi"),
-							Limits:   resourceList("500m", "128Mi", "128Mi"),
+							Requests: resourceList("50m", fmt.Sprintf("%dMi", appMemoryMiB), "64Mi"),
+							Limits:   resourceList("500m", fmt.Sprintf("%dMi", appMemoryMiB), "128Mi"),
 						},
 						SecurityContext: containerSecurity(appUID),
 					}},
