@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ func report(w io.Writer, info reportInfo, results []summary) {
 				each = append(each, fmt.Sprintf("%.0f", 100*x))
 			}
 			s := median(slices.Clone(r.shares))
-			share = fmt.Sprintf("%.0f%% (%s)", 100*s, strings.Join(each, ", "))
+			// Truncated, not rounded, so that a share printed as meeting the target does.
+			share = fmt.Sprintf("%.1f%% (%s)", math.Floor(1000*s)/10, strings.Join(each, ", "))
 			met := s >= want && r.percentile(0.99) <= targetP99 && r.failures == 0 && len(r.badStatus) == 0
 			allMet = allMet && met
 			verdict := "met"
