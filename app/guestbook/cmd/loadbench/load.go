@@ -271,9 +271,9 @@ func sampleCPU(procs []*process) map[string]time.Duration {
 	return out
 }
 
-// idleCores names the time the machine's cores sat idle in sampleCPU's map: a path
-// that falls short of its share with no more CPU per request than another lost
-// it there, to requests waiting with nothing to run.
+// idleCores names, in sampleCPU's map, the time the machine's cores sat idle. A path
+// can fall short of its share without costing more CPU per request: its requests
+// wait while the cores have nothing to run.
 const idleCores = "idle cores"
 
 // idleCPU is the machine's idle time so far, all cores together, from /proc/stat.
