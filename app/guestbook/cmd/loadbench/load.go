@@ -282,7 +282,7 @@ func idleCPU() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	// "cpu  user nice system idle iowait ...", in USER_HZ (100 a second).
+	// "cpu  user nice system idle iowait ...", in clock ticks.
 	line, _, _ := strings.Cut(string(data), "\n")
 	f := strings.Fields(line)
 	if len(f) < 6 || f[0] != "cpu" {
@@ -293,7 +293,7 @@ func idleCPU() (time.Duration, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return 0, err
 	}
-	return time.Duration(idle+iowait) * 10 * time.Millisecond, nil
+	return clockTicks(idle + iowait), nil
 }
 
 // seed makes sure the guestbook holds at least n entries, like those the POST path

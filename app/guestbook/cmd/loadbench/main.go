@@ -42,7 +42,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	if !slices.ContainsFunc(benchPaths("")[1:], func(p path) bool { return strings.Contains(p.name, opts.only) }) {
+	if len(selectPaths(benchPaths("")[1:], opts.only)) == 0 {
 		fmt.Fprintf(os.Stderr, "loadbench: -only %q matches no path\n", opts.only)
 		os.Exit(2)
 	}
@@ -113,9 +113,7 @@ func run(ctx context.Context, opts options) error {
 	// ten points for the same code depending on how far from it a path ran. A
 	// disturbance of the machine spoils one round, not the result.
 	paths := benchPaths(base)
-	ceiling, measured := paths[0], slices.DeleteFunc(paths[1:], func(p path) bool {
-		return !strings.Contains(p.name, opts.only)
-	})
+	ceiling, measured := paths[0], selectPaths(paths[1:], opts.only)
 	ceilings := make([][]result, len(measured)) // per path, the window before each of its rounds
 	rounds := make([][]result, len(measured))
 	for round := range opts.rounds {
@@ -160,6 +158,12 @@ func run(ctx context.Context, opts options) error {
 		serverNotes: srv.notes,
 	}, results)
 	return nil
+}
+
+// selectPaths keeps the paths whose name contains only (all of them for ""), in
+// place.
+func selectPaths(paths []path, only string) []path {
+	return slices.DeleteFunc(paths, func(p path) bool { return !strings.Contains(p.name, only) })
 }
 
 // redisVersion is redis-server's own "v=7.2.4" field, or "unknown".

@@ -71,9 +71,12 @@ func (p *process) cpu() (time.Duration, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return 0, err
 	}
-	// USER_HZ is 100 on every Linux the bench targets.
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	return clockTicks(utime + stime), nil
 }
+
+// clockTicks converts a /proc time, counted in USER_HZ, to a duration. USER_HZ is
+// 100 on every Linux the bench targets.
+func clockTicks(n int64) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
 
 type redisProcess struct {
 	*process
