@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
 // fakeRegistry is a registry token endpoint that hands out refreshToken for the
@@ -32,7 +33,8 @@ func newFakeRegistry(t *testing.T) *fakeRegistry {
 	f := &fakeRegistry{}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.exchanges++
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("access_token") != stacktest.AADToken {
+		if err := r.ParseForm(); err != nil ||
+			stacktest.RefuseExchange(r.PostForm.Get("grant_type"), r.PostForm.Get("access_token"), r.PostForm.Get("service"), r.Host, time.Now()) != "" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -59,6 +61,22 @@ var devGuestbook = GuestbookArgs{
 	MaxEntries:      10000,
 }
 
+// pullRoles are the pull grants runGuestbook declares: logical name, role.
+var pullRoles = [][2]string{
+	{"acr-pull", "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+	{"repository-reader", "b93aa761-3e63-49ed-ac28-beffa264f7ac"},
+}
+
+// pullGrants returns the pull grants of a run.
+func (r guestbookRun) pullGrants(t *testing.T) []*stacktest.Resource {
+	t.Helper()
+	var grants []*stacktest.Resource
+	for _, pr := range pullRoles {
+		grants = append(grants, r.g.Get(t, stacktest.TypeRoleAssignment, pr[0]))
+	}
+	return grants
+}
+
 type guestbookRun struct {
 	g         *stacktest.Graph
 	registry  *fakeRegistry
@@ -66,7 +84,7 @@ type guestbookRun struct {
 }
 
 // runGuestbook declares the app layer under mocks next to the two things it takes
-// from the Azure layer: a Kubernetes provider and the AcrPull assignment.
+// from the Azure layer: a Kubernetes provider and the pull grants.
 func runGuestbook(t *testing.T, dryRun bool, args GuestbookArgs) (guestbookRun, error) {
 	t.Helper()
 	reg := newFakeRegistry(t)
@@ -80,17 +98,23 @@ func runGuestbook(t *testing.T, dryRun bool, args GuestbookArgs) (guestbookRun, 
 		if err != nil {
 			return err
 		}
-		grant, err := authorization.NewRoleAssignment(ctx, "acr-pull", &authorization.RoleAssignmentArgs{
-			Scope:            pulumi.String("/subscriptions/" + stacktest.SubscriptionID + "/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr"),
-			PrincipalId:      pulumi.String("11111111-2222-3333-4444-555555555555"),
-			PrincipalType:    pulumi.String("ServicePrincipal"),
-			RoleDefinitionId: pulumi.String("/subscriptions/" + stacktest.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d"),
-		})
-		if err != nil {
-			return err
+		// The two pull grants the Azure layer hands over: AcrPull and Container
+		// Registry Repository Reader (one per registry permission mode).
+		args.PullGrants = nil
+		for _, pr := range pullRoles {
+			name, role := pr[0], pr[1]
+			grant, err := authorization.NewRoleAssignment(ctx, name, &authorization.RoleAssignmentArgs{
+				Scope:            pulumi.String("/subscriptions/" + tenant.SubscriptionID + "/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr"),
+				PrincipalId:      pulumi.String("11111111-2222-3333-4444-555555555555"),
+				PrincipalType:    pulumi.String("ServicePrincipal"),
+				RoleDefinitionId: pulumi.String("/subscriptions/" + tenant.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role),
+			})
+			if err != nil {
+				return err
+			}
+			args.PullGrants = append(args.PullGrants, grant)
 		}
 		args.Provider = provider
-		args.PullGrant = grant
 		args.RegistryLoginServer = pulumi.String(reg.loginServer()).ToStringOutput()
 		run.component, err = NewGuestbook(ctx, "guestbook", &args)
 		return err
@@ -144,8 +168,14 @@ func TestImage(t *testing.T) {
 	if !stacktest.IsSecret(image.Inputs, "registry.password") {
 		t.Error("image registry.password is not a secret")
 	}
-	if n := len(run.g.InvokesOf(stacktest.InvokeGetClientToken)); n != 1 {
-		t.Errorf("getClientToken invoked %d times in an update, want once", n)
+	calls := run.g.InvokesOf(stacktest.InvokeGetClientToken)
+	if n := len(calls); n != 1 {
+		t.Fatalf("getClientToken invoked %d times in an update, want once", n)
+	}
+	// The registry's own audience: a registry with ARM-audience tokens turned off
+	// (a built-in Azure Policy does that) refuses any other, and the fake does.
+	if got, _ := stacktest.String(calls[0].Args, "endpoint"); got != tenant.RegistryAudience {
+		t.Errorf("getClientToken endpoint = %q, want the registry audience %s", got, tenant.RegistryAudience)
 	}
 	if run.registry.exchanges != 1 {
 		t.Errorf("registry token exchanges in an update = %d, want 1", run.registry.exchanges)
@@ -174,7 +204,6 @@ func TestDeployment(t *testing.T) {
 	run := mustRunGuestbook(t, false, devGuestbook)
 	dep := run.g.Get(t, stacktest.TypeDeployment, "guestbook-app")
 	image := run.g.Get(t, stacktest.TypeImage, "guestbook-image")
-	grant := run.g.Get(t, stacktest.TypeRoleAssignment, "acr-pull")
 
 	const c = "spec.template.spec.containers[0]."
 	checkInputs(t, dep, []inputCheck{
@@ -237,14 +266,14 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("deployment spec dependencies = %v, want the image %s", deps, image.URN)
 		}
 	})
-	t.Run("waits for the AcrPull assignment and the image", func(t *testing.T) {
-		for _, want := range []*stacktest.Resource{grant, image} {
-			if !slices.Contains(dep.Dependencies, want.URN) {
-				t.Errorf("deployment dependencies = %v, want %s", dep.Dependencies, want)
-			}
+	t.Run("waits for the pull grants and the image", func(t *testing.T) {
+		if !slices.Contains(dep.Dependencies, image.URN) {
+			t.Errorf("deployment dependencies = %v, want %s", dep.Dependencies, image)
 		}
-		if !slices.Contains(dep.ExplicitDependencies(), grant.URN) {
-			t.Errorf("deployment explicit dependencies = %v, want the AcrPull assignment (no data flows from it)", dep.ExplicitDependencies())
+		for _, grant := range run.pullGrants(t) {
+			if !slices.Contains(dep.ExplicitDependencies(), grant.URN) {
+				t.Errorf("deployment explicit dependencies = %v, want the pull grant %s (no data flows from it)", dep.ExplicitDependencies(), grant)
+			}
 		}
 	})
 	t.Run("rollout failure is bounded", func(t *testing.T) {
@@ -296,9 +325,10 @@ func TestRedis(t *testing.T) {
 			t.Errorf("redis args %v do not contain %q", argv, want)
 		}
 	}
-	grant := run.g.Get(t, stacktest.TypeRoleAssignment, "acr-pull")
-	if !slices.Contains(sts.ExplicitDependencies(), grant.URN) {
-		t.Errorf("redis explicit dependencies = %v, want the AcrPull grant: its image is in the stack's registry", sts.ExplicitDependencies())
+	for _, grant := range run.pullGrants(t) {
+		if !slices.Contains(sts.ExplicitDependencies(), grant.URN) {
+			t.Errorf("redis explicit dependencies = %v, want the pull grant %s: its image is in the stack's registry", sts.ExplicitDependencies(), grant)
+		}
 	}
 	if _, ok := stacktest.Value(sts.Inputs, "spec.volumeClaimTemplates[0].spec.storageClassName"); ok {
 		t.Error("redis volume names a storage class; want the cluster's default")
@@ -491,7 +521,7 @@ func TestNewGuestbookRefusesMissingWiring(t *testing.T) {
 		wantErr string
 	}{
 		{"no provider", func(a *GuestbookArgs) { a.Provider = nil }, "Kubernetes provider"},
-		{"no pull grant", func(a *GuestbookArgs) { a.PullGrant = nil }, "pull grant"},
+		{"no pull grant", func(a *GuestbookArgs) { a.PullGrants = nil }, "pull grants"},
 		{"no Redis image", func(a *GuestbookArgs) { a.RedisImage = nil }, "Redis image"},
 	}
 	for _, tt := range tests {
@@ -503,7 +533,7 @@ func TestNewGuestbookRefusesMissingWiring(t *testing.T) {
 					return err
 				}
 				args := devGuestbook
-				args.Provider, args.PullGrant = provider, provider
+				args.Provider, args.PullGrants = provider, []pulumi.Resource{provider}
 				tt.mutate(&args)
 				_, err = NewGuestbook(ctx, "guestbook", &args)
 				return err

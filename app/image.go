@@ -12,6 +12,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// registryAudience is the Entra resource of Azure Container Registry: the token
+// exchanged for a registry token is asked for it, not for Azure Resource Manager.
+// A registry may refuse ARM-audience tokens (az acr config authentication-as-arm;
+// the built-in policy "Container registries should have ARM audience token
+// authentication disabled" turns them off), and a registry-audience token is
+// accepted either way
+// (https://learn.microsoft.com/azure/container-registry/container-registry-disable-authentication-as-arm).
+const registryAudience = "https://containerregistry.azure.net"
+
 // imagePlatform is the nodes' platform: AKS node pools run linux/amd64, whatever the
 // machine running `pulumi up` is (an arm64 laptop would otherwise push arm64).
 const imagePlatform = "linux/amd64"
@@ -28,7 +37,9 @@ func registryPassword(ctx *pulumi.Context, loginServer pulumi.StringOutput, x *t
 		unknown := pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
 		return pulumi.ToSecret(unknown).(pulumi.StringOutput)
 	}
-	aad := authorization.GetClientTokenOutput(ctx, authorization.GetClientTokenOutputArgs{}, opts...)
+	aad := authorization.GetClientTokenOutput(ctx, authorization.GetClientTokenOutputArgs{
+		Endpoint: pulumi.StringPtr(registryAudience),
+	}, opts...)
 	token := pulumi.All(loginServer, aad.Token()).ApplyTWithContext(ctx.Context(),
 		func(c context.Context, v []any) (string, error) {
 			server := v[0].(string)

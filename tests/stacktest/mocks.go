@@ -13,23 +13,19 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
-// Identifiers the mocks answer with. They look like Azure's so that code parsing
-// them (subscription out of a resource id, say) is exercised for real.
-const (
-	SubscriptionID = "6f1c3e2a-9b4d-4c1e-8a7f-2d5b9e0c4a13"
-	TenantID       = "0b7d2f4e-3c8a-4e6b-9d1f-5a2c8e7b6d40"
-	// AADToken is what getClientToken returns: the deploying identity's Azure token.
-	AADToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.deploying-identity.signature"
-	// LoadBalancerIP is the address a LoadBalancer Service gets.
-	LoadBalancerIP = "20.78.112.34"
-)
+// LoadBalancerIP is the address a LoadBalancer Service gets. The subscription,
+// tenant and tokens the mocks answer with are package tenant's.
+const LoadBalancerIP = "20.78.112.34"
 
 // Type tokens of the resources and invokes the mocks know.
 const (
@@ -64,11 +60,24 @@ type Mocks struct {
 	// Invokes, when set for a token, answer that invoke instead of the built-in
 	// answer: a test's way to make Azure return something odd.
 	Invokes map[string]func(args resource.PropertyMap) (resource.PropertyMap, error)
+	// CreatedOn is when ARM says a role assignment was created (its createdOn);
+	// zero means at the mock's create, as for a new assignment.
+	CreatedOn time.Time
+	// Existing, in a preview, makes the resources of these logical names exist
+	// already, as a preview of a stack that has them sees them: their id and
+	// outputs (merged over the inputs) are known.
+	Existing map[string]Existing
 
 	mu        sync.Mutex
 	resources []*Resource
 	byURN     map[string]*Resource
 	invokes   []Invoke
+}
+
+// Existing is what a preview knows of a resource the stack already has.
+type Existing struct {
+	ID      string
+	Outputs resource.PropertyMap
 }
 
 // NewMocks returns mocks for a run of project/stack, a preview when dryRun.
@@ -124,6 +133,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		// A preview knows the inputs and nothing the provider computes; a component
 		// has no provider at all.
 		r.Outputs = r.Inputs.Copy()
+		if ex, ok := m.Existing[r.Name]; ok && m.DryRun {
+			r.ID = ex.ID
+			for k, v := range ex.Outputs {
+				r.Outputs[k] = v
+			}
+		}
 	} else {
 		id, outs, err := m.created(r)
 		if err != nil {
@@ -171,7 +186,7 @@ func (m *Mocks) invoke(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if m.DryRun {
 			return nil, fmt.Errorf("getClientToken called during a preview: a preview must not ask Azure for tokens")
 		}
-		return resource.PropertyMap{"token": resource.NewProperty(AADToken)}, nil
+		return resource.PropertyMap{"token": resource.NewProperty(tenant.DeployerToken(tenant.AudienceOf(str(args.Args, "endpoint"))))}, nil
 	}
 	return nil, fmt.Errorf("unexpected invoke %s: the mocks do not know it, so the stack should not call it", args.Token)
 }
@@ -182,14 +197,14 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 	out := in.Copy()
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
 	rgID := func() string {
-		return "/subscriptions/" + SubscriptionID + "/resourceGroups/" + str(in, "resourceGroupName")
+		return "/subscriptions/" + tenant.SubscriptionID + "/resourceGroups/" + str(in, "resourceGroupName")
 	}
 
 	switch r.Type {
 	case TypeResourceGroup:
 		name := nameOr(in, "resourceGroupName", autoname(r.Name, "-"))
 		set("name", name)
-		return "/subscriptions/" + SubscriptionID + "/resourceGroups/" + name, out, nil
+		return "/subscriptions/" + tenant.SubscriptionID + "/resourceGroups/" + name, out, nil
 	case TypeRegistry:
 		name := nameOr(in, "registryName", autoname(r.Name, ""))
 		set("name", name)
@@ -206,11 +221,16 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 		set("name", name)
 		set("principalId", stableUUID("principal/"+name))
 		set("clientId", stableUUID("client/"+name))
-		set("tenantId", TenantID)
+		set("tenantId", tenant.TenantID)
 		return rgID() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name, out, nil
 	case TypeRoleAssignment:
 		name := nameOr(in, "roleAssignmentName", stableUUID(r.URN))
 		set("name", name)
+		created := m.CreatedOn
+		if created.IsZero() {
+			created = time.Now()
+		}
+		set("createdOn", created.UTC().Format(time.RFC3339Nano))
 		return str(in, "scope") + "/providers/Microsoft.Authorization/roleAssignments/" + name, out, nil
 	case TypeCluster:
 		name := nameOr(in, "resourceName", autoname(r.Name, "-"))
@@ -287,7 +307,7 @@ users:
       - --client-id
       - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
       - --tenant-id
-      - ` + TenantID + `
+      - ` + tenant.TenantID + `
       - --login
       - devicecode
       command: kubelogin

@@ -23,10 +23,41 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
-// RefreshToken is what the fake registry hands out for AADToken.
+// RefreshToken is what the fake registry hands out for an Entra token with the
+// registry's audience.
 const RefreshToken = "acr-refresh-token-issued-by-the-fake-registry"
+
+// RefuseExchange returns why a registry at host refuses to exchange accessToken
+// for a refresh token at now, or "". The registry is as strict as one under the
+// built-in policy "Container registries should have ARM audience token
+// authentication disabled": only a token with the registry's own audience is
+// taken, so a program asking Entra for an ARM token fails here as it would there.
+func RefuseExchange(grantType, accessToken, service, host string, now time.Time) string {
+	if grantType != "access_token" {
+		return fmt.Sprintf("unsupported grant_type %q", grantType)
+	}
+	if service != host {
+		return fmt.Sprintf("service %q is not this registry (%s)", service, host)
+	}
+	c, err := tenant.ParseToken(accessToken)
+	if err != nil {
+		return "the access token is not an Entra token: " + err.Error()
+	}
+	switch {
+	case c.Audience != tenant.RegistryAudience:
+		return fmt.Sprintf("authentication with a token of audience %s is disabled for this registry "+
+			"(ARM audience tokens are off): ask Entra for %s", c.Audience, tenant.RegistryAudience)
+	case c.TenantID != tenant.TenantID:
+		return "the access token is from another tenant"
+	case now.Unix() >= c.Expires:
+		return "the access token has expired"
+	}
+	return ""
+}
 
 // Exchange is one request the fake registry received at /oauth2/exchange.
 type Exchange struct {
@@ -113,9 +144,10 @@ func (f *FakeRegistry) serveExchange(w http.ResponseWriter, r *http.Request) {
 	f.exchanges = append(f.exchanges, ex)
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	if ex.GrantType != "access_token" || ex.AccessToken != AADToken || ex.Service != strings.Split(r.Host, ":")[0] {
+	if reason := RefuseExchange(ex.GrantType, ex.AccessToken, ex.Service, strings.Split(r.Host, ":")[0], time.Now()); reason != "" {
 		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+		b, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": reason}}})
+		_, _ = w.Write(b)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"refresh_token": RefreshToken})
