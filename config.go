@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -27,7 +28,7 @@ type Config struct {
 	NodeCount         int    // guestbook:nodeCount
 	NodeMaxCount      int    // guestbook:nodeMaxCount
 	NodeVMSize        string // guestbook:nodeVmSize
-	KubernetesVersion string // guestbook:kubernetesVersion ("" = AKS default)
+	KubernetesVersion string // guestbook:kubernetesVersion, MAJOR.MINOR ("" = AKS default)
 	Replicas          int    // guestbook:replicas
 	Namespace         string // guestbook:namespace
 	ImageTag          string // guestbook:imageTag
@@ -46,6 +47,10 @@ type Config struct {
 	// Protect marks the resource group, registry and cluster protected: `pulumi destroy`
 	// and replacements stop at them until unprotected.
 	Protect bool // guestbook:protect
+
+	// GrantPropagation is how old a Managed Identity Operator grant must be before
+	// the cluster's create goes to AKS (see infra.AzureArgs.GrantPropagation).
+	GrantPropagation time.Duration // guestbook:grantPropagation
 
 	// Stack is the stack's name; a stack named prod must meet the production rules.
 	Stack string
@@ -78,6 +83,7 @@ const (
 	keyWritesPerMinute   = "guestbook:writesPerMinute"
 	keyWriteBurst        = "guestbook:writeBurst"
 	keyMaxEntries        = "guestbook:maxEntries"
+	keyGrantPropagation  = "guestbook:grantPropagation"
 )
 
 // prodStack is the stack the production rules apply to (Pulumi.prod.yaml).
@@ -99,6 +105,13 @@ func DefaultConfig() Config {
 		NodeVMSize: "Standard_D2s_v5",
 		// Empty: AKS picks its default version; the patch auto-upgrade channel keeps it current.
 		KubernetesVersion: "",
+		// Ten minutes: Azure documents up to 10 minutes for a role assignment to take
+		// effect (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting,
+		// "Role assignment changes are not being detected"), and AKS refuses a create whose
+		// Managed Identity Operator grant it does not see yet with
+		// CustomKubeletIdentityMissingPermissionError (Azure/azure-service-operator#3267).
+		// Only a first deploy pays it: a grant older than this costs nothing.
+		GrantPropagation: 10 * time.Minute,
 		// Two replicas, spread over the two nodes, survive the loss of either.
 		Replicas: 2,
 		// A namespace of its own, so Pod Security and NetworkPolicies apply to the app alone.
@@ -109,8 +122,10 @@ func DefaultConfig() Config {
 		// LoadBalancer gives the demo a public URL; ClusterIP keeps it private.
 		ServiceType: "LoadBalancer",
 		// Pinned Redis 7 (BSD-licensed 7.2 line, Alpine for size): a moving tag would
-		// change the storage engine under the app on any restart.
-		RedisImage: "docker.io/library/redis:7.2.11-alpine",
+		// change the storage engine under the app on any restart. Docker's official
+		// image from AWS ECR Public, which carries it under docker/library/: ACR caches
+		// that anonymously, and refuses Docker Hub without a credential set.
+		RedisImage: "public.ecr.aws/docker/library/redis:7.2.11-alpine",
 		// Per client address (the load balancer keeps it): 5 entries at once, then
 		// one every 6 seconds. A person signing a guestbook never meets the limit; a
 		// script filling Redis meets it at its sixth entry.
@@ -196,6 +211,19 @@ func parseConfig(stack string, lookup func(key string) string) (Config, error) {
 		}
 		*dst = out
 	}
+	duration := func(key string, dst *time.Duration) {
+		v := lookup(key)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			*dst = invalidDuration
+			errs = append(errs, &FieldError{Key: key, Value: v, Rule: "must be a duration such as 10m, 90s or 0s"})
+			return
+		}
+		*dst = d
+	}
 	boolean := func(key string, dst *bool) {
 		v := lookup(key)
 		if v == "" {
@@ -233,6 +261,7 @@ func parseConfig(stack string, lookup func(key string) string) (Config, error) {
 	num(keyWritesPerMinute, &cfg.WritesPerMinute)
 	num(keyWriteBurst, &cfg.WriteBurst)
 	num(keyMaxEntries, &cfg.MaxEntries)
+	duration(keyGrantPropagation, &cfg.GrantPropagation)
 
 	errs = append(errs, cfg.problems()...)
 	if len(errs) > 0 {
@@ -267,8 +296,16 @@ func (e *ConfigError) Unwrap() []error { return e.Problems }
 // it because the parse error already names the key.
 const invalidNumber = -1 << 31
 
+// invalidDuration marks a duration field whose raw value did not parse.
+const invalidDuration = time.Duration(-1 << 62)
+
+// maxGrantPropagation bounds guestbook:grantPropagation: beyond half an hour a
+// grant that AKS still does not see is missing, not propagating.
+const maxGrantPropagation = 30 * time.Minute
+
 var (
-	kubernetesVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?$`)
+	kubernetesVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	patchVersionRE      = regexp.MustCompile(`^([0-9]+\.[0-9]+)\.[0-9]+$`)
 	// dns1123LabelRE is a Kubernetes namespace name: RFC 1123 label, at most 63 characters.
 	dns1123LabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	// imageTagRE is the OCI distribution spec's tag grammar.
@@ -322,9 +359,7 @@ func (c Config) problems() []error {
 	if strings.TrimSpace(c.NodeVMSize) == "" {
 		fail(keyNodeVMSize, c.NodeVMSize, "must not be empty")
 	}
-	if c.KubernetesVersion != "" && !kubernetesVersionRE.MatchString(c.KubernetesVersion) {
-		fail(keyKubernetesVersion, c.KubernetesVersion, "must be MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 1.31, or unset for the AKS default")
-	}
+	c.versionProblems(fail)
 	between(keyReplicas, c.Replicas, 1, 50)
 	switch {
 	case !dns1123LabelRE.MatchString(c.Namespace):
@@ -348,7 +383,41 @@ func (c Config) problems() []error {
 	// At least the page's 100 entries; at most what Redis's 200 MB maxmemory holds
 	// at the largest entry size (about 4 KB), with room for the rest.
 	between(keyMaxEntries, c.MaxEntries, 100, 20000)
+	if d := c.GrantPropagation; d != invalidDuration && (d < 0 || d > maxGrantPropagation) {
+		fail(keyGrantPropagation, shortDuration(d), "must be from 0s to "+shortDuration(maxGrantPropagation)+
+			": how long a new Managed Identity Operator grant is given to propagate before the cluster is created")
+	}
 	return errs
+}
+
+// versionProblems checks guestbook:kubernetesVersion, reporting each broken rule to fail.
+func (c Config) versionProblems(fail func(key, value, rule string)) {
+	v := c.KubernetesVersion
+	switch {
+	case v == "" || kubernetesVersionRE.MatchString(v):
+	case patchVersionRE.MatchString(v):
+		// The cluster's upgrade channel is patch: AKS raises the patch version and
+		// reports the new one, so a pinned patch shows as a change on every preview
+		// and `up` would try to downgrade it (AKS API: "kubernetesVersion ... When
+		// <major.minor> is specified, the latest supported GA patch version is
+		// chosen automatically", and the patch channel upgrades within the minor).
+		fail(keyKubernetesVersion, v, fmt.Sprintf("must be MAJOR.MINOR: the patch auto-upgrade channel moves the patch version, "+
+			"so a pinned patch drifts on every preview: use %s", patchVersionRE.FindStringSubmatch(v)[1]))
+	default:
+		fail(keyKubernetesVersion, v, "must be MAJOR.MINOR, e.g. 1.33, or unset for the AKS default")
+	}
+}
+
+// shortDuration prints d without zero units: 30m, not 30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // accessProblems checks who may reach the cluster: its Entra admins and, in prod,
@@ -417,25 +486,45 @@ func (c Config) zoneProblems(fail func(key, value, rule string), countOK bool) {
 	}
 }
 
-// cacheableRegistries are the upstream registries ACR's artifact cache pulls from.
-var cacheableRegistries = []string{"docker.io", "mcr.microsoft.com", "ghcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws"}
+// cacheableRegistries are the upstream registries ACR's artifact cache pulls from
+// without a credential set (the stack's cache rules have none). Azure's artifact
+// cache docs, "Upstream support"
+// (https://learn.microsoft.com/azure/container-registry/artifact-cache-overview#upstream-support):
+// Microsoft Artifact Registry and AWS ECR Public support unauthenticated pulls only;
+// GitHub, Quay and registry.k8s.io both kinds. Docker Hub supports authenticated
+// pulls only: see dockerHub.
+var cacheableRegistries = []string{"mcr.microsoft.com", "public.ecr.aws", "ghcr.io", "quay.io", "registry.k8s.io"}
+
+// dockerHub is Docker Hub's registry as runtimes name it. ACR refuses a cache rule
+// for it without a credential set: 400 EnforceDockerAuthentication "Cannot create
+// cache rule pointing to Docker Hub without credentials" (seen in an acceptance run
+// of hashicorp/terraform-provider-azurerm PR #27983).
+const dockerHub = "docker.io"
 
 // checkPinnedImage returns the rule ref breaks, or "" if it is a valid image
-// reference on a registry the stack's registry can cache, pinned by an explicit
-// tag other than latest, or by digest.
+// reference on a registry the stack's registry can cache without credentials,
+// pinned by an explicit tag other than latest, or by digest.
 func checkPinnedImage(ref string) string {
 	m := imageRefRE.FindStringSubmatch(ref)
 	if m == nil {
-		return "must be an image reference like docker.io/library/redis:7.2.11-alpine"
+		return "must be an image reference like " + DefaultConfig().RedisImage
 	}
 	tag, digest := m[imageRefRE.SubexpIndex("tag")], m[imageRefRE.SubexpIndex("digest")]
+	u := upstreamOf(ref)
 	switch {
 	case tag == "" && digest == "":
 		return "must name an explicit tag or digest: an untagged image means latest"
 	case tag == "latest":
 		return "must not use the latest tag: pin a version or a digest"
-	case !slices.Contains(cacheableRegistries, upstreamOf(ref).registry):
-		return "must come from a registry the stack's registry can cache (" + strings.Join(cacheableRegistries, ", ") +
+	case u.registry == dockerHub:
+		fix := "mirror the image to one of " + strings.Join(cacheableRegistries, ", ")
+		if official, ok := strings.CutPrefix(u.Repository, "library/"); ok {
+			fix = "use Docker's official image from AWS ECR Public: public.ecr.aws/docker/library/" + official + u.Ref
+		}
+		return "must not come from Docker Hub: ACR caches Docker Hub only with a credential set, " +
+			"and refuses the stack's cache rule with EnforceDockerAuthentication; " + fix
+	case !slices.Contains(cacheableRegistries, u.registry):
+		return "must come from a registry the stack's registry caches without credentials (" + strings.Join(cacheableRegistries, ", ") +
 			"): pods pull it through the stack's registry"
 	}
 	return ""

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -88,7 +89,8 @@ func TestParseConfigValues(t *testing.T) {
 		keyNodeCount:         "3",
 		keyNodeMaxCount:      "10",
 		keyNodeVMSize:        "Standard_D4s_v5",
-		keyKubernetesVersion: "1.31.2",
+		keyKubernetesVersion: "1.31",
+		keyGrantPropagation:  "90s",
 		keyReplicas:          "5",
 		keyNamespace:         "guestbook-prod",
 		keyImageTag:          "v1.2.3_rc.1",
@@ -103,7 +105,7 @@ func TestParseConfigValues(t *testing.T) {
 	}
 	want := Config{
 		Location: "japaneast", AcrSku: "Premium", NodeCount: 3, NodeMaxCount: 10,
-		NodeVMSize: "Standard_D4s_v5", KubernetesVersion: "1.31.2", Replicas: 5,
+		NodeVMSize: "Standard_D4s_v5", KubernetesVersion: "1.31", Replicas: 5,
 		Namespace: "guestbook-prod", ImageTag: "v1.2.3_rc.1", ServiceType: "ClusterIP",
 		RedisImage: "mcr.microsoft.com/mirror/redis@sha256:" + strings.Repeat("ab", 32),
 		// Object ids are case-insensitive; lower case keeps assignment names stable.
@@ -113,6 +115,7 @@ func TestParseConfigValues(t *testing.T) {
 		Protect:                     true,
 		Stack:                       "prod",
 		WritesPerMinute:             30, WriteBurst: 10, MaxEntries: 500,
+		GrantPropagation: 90 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseConfig = %+v, want %+v", got, want)
@@ -153,11 +156,12 @@ func TestParseConfigRules(t *testing.T) {
 		{"nodeVmSize blank", keyNodeVMSize, " ", "must not be empty"},
 
 		{"kubernetesVersion MAJOR.MINOR", keyKubernetesVersion, "1.31", ""},
-		{"kubernetesVersion MAJOR.MINOR.PATCH", keyKubernetesVersion, "1.31.2", ""},
-		{"kubernetesVersion with v", keyKubernetesVersion, "v1.31", "MAJOR.MINOR or MAJOR.MINOR.PATCH"},
-		{"kubernetesVersion major only", keyKubernetesVersion, "1", "MAJOR.MINOR or MAJOR.MINOR.PATCH"},
-		{"kubernetesVersion four parts", keyKubernetesVersion, "1.31.2.1", "MAJOR.MINOR or MAJOR.MINOR.PATCH"},
-		{"kubernetesVersion word", keyKubernetesVersion, "latest", "MAJOR.MINOR or MAJOR.MINOR.PATCH"},
+		// The patch channel moves the patch: a pinned one drifts (and says what to use).
+		{"kubernetesVersion MAJOR.MINOR.PATCH", keyKubernetesVersion, "1.31.4", "must be MAJOR.MINOR: the patch auto-upgrade channel moves the patch version, so a pinned patch drifts on every preview: use 1.31"},
+		{"kubernetesVersion with v", keyKubernetesVersion, "v1.31", "must be MAJOR.MINOR, e.g. 1.33"},
+		{"kubernetesVersion major only", keyKubernetesVersion, "1", "must be MAJOR.MINOR, e.g. 1.33"},
+		{"kubernetesVersion four parts", keyKubernetesVersion, "1.31.2.1", "must be MAJOR.MINOR, e.g. 1.33"},
+		{"kubernetesVersion word", keyKubernetesVersion, "latest", "must be MAJOR.MINOR, e.g. 1.33"},
 
 		{"replicas 1", keyReplicas, "1", ""},
 		{"replicas 50", keyReplicas, "50", ""},
@@ -189,17 +193,27 @@ func TestParseConfigRules(t *testing.T) {
 		{"serviceType ClusterIP", keyServiceType, "ClusterIP", ""},
 		{"serviceType NodePort", keyServiceType, "NodePort", "must be one of LoadBalancer, ClusterIP"},
 
-		{"redisImage tag", keyRedisImage, "redis:7.2.11-alpine", ""},
-		{"redisImage registry and tag", keyRedisImage, "docker.io/library/redis:7.2.11", ""},
-		{"redisImage registry port", keyRedisImage, "localhost:5000/redis:7", "must come from a registry the stack's registry can cache"},
-		{"redisImage private registry", keyRedisImage, "myregistry.azurecr.io/redis:7", "must come from a registry the stack's registry can cache"},
+		{"redisImage ECR Public", keyRedisImage, "public.ecr.aws/docker/library/redis:7.2.11", ""},
+		{"redisImage MCR", keyRedisImage, "mcr.microsoft.com/oss/bitnami/redis:7.2.5", ""},
+		{"redisImage quay", keyRedisImage, "quay.io/opstree/redis:v7.0.15", ""},
+		{"redisImage registry.k8s.io", keyRedisImage, "registry.k8s.io/e2e-test-images/redis:5.0.5-alpine", ""},
 		{"redisImage ghcr", keyRedisImage, "ghcr.io/acme/redis:7", ""},
-		{"redisImage digest", keyRedisImage, "redis@sha256:" + strings.Repeat("0", 64), ""},
-		{"redisImage tag and digest", keyRedisImage, "redis:7@sha256:" + strings.Repeat("0", 64), ""},
+		// ACR refuses a Docker Hub cache rule without a credential set
+		// (EnforceDockerAuthentication), and the stack's rules have none.
+		{"redisImage Docker Hub", keyRedisImage, "docker.io/library/redis:7.2.11-alpine",
+			"must not come from Docker Hub: ACR caches Docker Hub only with a credential set, and refuses the stack's cache rule with EnforceDockerAuthentication; " +
+				"use Docker's official image from AWS ECR Public: public.ecr.aws/docker/library/redis:7.2.11-alpine"},
+		{"redisImage Docker Hub by default", keyRedisImage, "redis:7.2.11-alpine", "use Docker's official image from AWS ECR Public: public.ecr.aws/docker/library/redis:7.2.11-alpine"},
+		{"redisImage Docker Hub, not official", keyRedisImage, "bitnami/redis:7", "must not come from Docker Hub"},
+		{"redisImage Docker Hub index host", keyRedisImage, "index.docker.io/library/redis:7", "must not come from Docker Hub"},
+		{"redisImage registry port", keyRedisImage, "localhost:5000/redis:7", "must come from a registry the stack's registry caches without credentials"},
+		{"redisImage private registry", keyRedisImage, "myregistry.azurecr.io/redis:7", "must come from a registry the stack's registry caches without credentials"},
+		{"redisImage digest", keyRedisImage, "public.ecr.aws/docker/library/redis@sha256:" + strings.Repeat("0", 64), ""},
+		{"redisImage tag and digest", keyRedisImage, "public.ecr.aws/docker/library/redis:7@sha256:" + strings.Repeat("0", 64), ""},
 		{"redisImage untagged", keyRedisImage, "redis", "explicit tag or digest"},
 		{"redisImage untagged with registry port", keyRedisImage, "localhost:5000/redis", "explicit tag or digest"},
 		{"redisImage latest", keyRedisImage, "redis:latest", "must not use the latest tag"},
-		{"redisImage latest with registry", keyRedisImage, "docker.io/library/redis:latest", "must not use the latest tag"},
+		{"redisImage latest with registry", keyRedisImage, "public.ecr.aws/docker/library/redis:latest", "must not use the latest tag"},
 		{"redisImage uppercase path", keyRedisImage, "Redis:7", "must be an image reference"},
 		{"redisImage short digest", keyRedisImage, "redis@sha256:abc", "must be an image reference"},
 		{"redisImage spaces", keyRedisImage, "redis: 7", "must be an image reference"},
@@ -247,6 +261,13 @@ func TestParseConfigRules(t *testing.T) {
 		{"maxEntries 99", keyMaxEntries, "99", "from 100 to 20000"},
 		{"maxEntries 20001", keyMaxEntries, "20001", "from 100 to 20000"},
 		{"maxEntries with separator", keyMaxEntries, "10_000", "must be a whole number"},
+
+		{"grantPropagation 0s", keyGrantPropagation, "0s", ""},
+		{"grantPropagation 30m", keyGrantPropagation, "30m", ""},
+		{"grantPropagation 31m", keyGrantPropagation, "31m", "must be from 0s to 30m"},
+		{"grantPropagation negative", keyGrantPropagation, "-1m", "must be from 0s to 30m"},
+		{"grantPropagation no unit", keyGrantPropagation, "600", "must be a duration such as 10m, 90s or 0s"},
+		{"grantPropagation word", keyGrantPropagation, "ten minutes", "must be a duration such as 10m, 90s or 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,6 +309,7 @@ func TestRedisUpstream(t *testing.T) {
 		ref                     string
 		source, repository, pin string
 	}{
+		{"public.ecr.aws/docker/library/redis:7.2.11-alpine", "public.ecr.aws/docker/library/redis", "docker/library/redis", ":7.2.11-alpine"},
 		{"docker.io/library/redis:7.2.11-alpine", "docker.io/library/redis", "library/redis", ":7.2.11-alpine"},
 		{"redis:7", "docker.io/library/redis", "library/redis", ":7"},
 		{"bitnami/redis:7@" + digest, "docker.io/bitnami/redis", "bitnami/redis", ":7@" + digest},
@@ -423,6 +445,7 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		"writesPerMinute":             {"", strconv.Itoa(defaults.WritesPerMinute)},
 		"writeBurst":                  {"", strconv.Itoa(defaults.WriteBurst)},
 		"maxEntries":                  {"", strconv.Itoa(defaults.MaxEntries)},
+		"grantPropagation":            {"string", shortDuration(defaults.GrantPropagation)},
 	}
 	for key, w := range want {
 		decl, ok := project.Config[key]
