@@ -1,5 +1,5 @@
 // Command guestbook is the Pulumi program for the whole guestbook stack: Azure
-// resource group, container registry, AKS cluster and the AcrPull grant (infra/),
+// resource group, container registry, AKS cluster and the pull grants (infra/),
 // then the image and the Kubernetes workload (app/). One program, one dependency
 // graph: the workload cannot start before the cluster exists and its nodes may pull.
 package main
@@ -38,6 +38,7 @@ func run(ctx *pulumi.Context) error {
 		AuthorizedIPRanges: cfg.APIServerAuthorizedIPRanges,
 		Protect:            cfg.Protect,
 		UpstreamImages:     []infra.UpstreamImage{cfg.RedisUpstream()},
+		GrantPropagation:   cfg.GrantPropagation,
 	})
 	if err != nil {
 		return fmt.Errorf("azure layer: %w", err)
@@ -46,7 +47,7 @@ func run(ctx *pulumi.Context) error {
 	guestbook, err := app.NewGuestbook(ctx, "guestbook", &app.GuestbookArgs{
 		Provider:            azure.KubernetesProvider,
 		RegistryLoginServer: azure.RegistryLoginServer,
-		PullGrant:           azure.AcrPull,
+		PullGrants:          azure.PullGrants,
 		SourceDir:           "app/guestbook",
 		ImageTag:            cfg.ImageTag,
 		Namespace:           cfg.Namespace,

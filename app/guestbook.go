@@ -24,9 +24,10 @@ type GuestbookArgs struct {
 	Provider pulumi.ProviderResource
 	// RegistryLoginServer is the registry the image is pushed to and pulled from.
 	RegistryLoginServer pulumi.StringOutput
-	// PullGrant is the cluster's permission to pull from that registry (the kubelet
-	// identity's AcrPull assignment). Required: the workload waits for it.
-	PullGrant pulumi.Resource
+	// PullGrants are the cluster's permissions to pull from that registry (the
+	// kubelet identity's AcrPull and Container Registry Repository Reader
+	// assignments). Required: the workload waits for them.
+	PullGrants []pulumi.Resource
 	// SourceDir is the image's build context, holding its Dockerfile.
 	SourceDir string
 	// ImageTag tags the pushed image; the workload runs it by digest regardless.
@@ -38,7 +39,7 @@ type GuestbookArgs struct {
 	// ServiceType is the guestbook Service's type: LoadBalancer or ClusterIP.
 	ServiceType string
 	// RedisImage is the Redis image in the stack's registry, pinned by tag or
-	// digest: pulled through the same AcrPull grant as the guestbook.
+	// digest: pulled through the same pull grants as the guestbook.
 	RedisImage pulumi.StringInput
 	// WritesPerMinute and WriteBurst are the write limit of one client address:
 	// its token bucket's rate and size. The server enforces them.
@@ -65,7 +66,7 @@ type Guestbook struct {
 //
 // The graph it builds: the image waits for the registry (its name holds the login
 // server); every Kubernetes resource waits for the cluster (through the provider);
-// the Deployment waits for the image (its digest) and for the AcrPull assignment (an
+// the Deployment waits for the image (its digest) and for the pull grants (an
 // explicit edge), so no pod can start before its nodes may pull.
 func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ...pulumi.ResourceOption) (*Guestbook, error) {
 	switch {
@@ -73,8 +74,8 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, errors.New("app.NewGuestbook: args are required")
 	case args.Provider == nil:
 		return nil, errors.New("app.NewGuestbook: a Kubernetes provider for the stack's cluster is required")
-	case args.PullGrant == nil:
-		return nil, errors.New("app.NewGuestbook: the cluster's pull grant on the registry is required")
+	case len(args.PullGrants) == 0:
+		return nil, errors.New("app.NewGuestbook: the cluster's pull grants on the registry are required")
 	case args.RedisImage == nil:
 		return nil, errors.New("app.NewGuestbook: the Redis image in the stack's registry is required")
 	}
@@ -114,7 +115,7 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, err
 	}
 	if _, err := newRedis(ctx, name, redisArgs{
-		Namespace: namespace, Image: args.RedisImage, PullGrant: args.PullGrant, Auth: auth,
+		Namespace: namespace, Image: args.RedisImage, PullGrants: args.PullGrants, Auth: auth,
 	}, onCluster...); err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		Replicas:        args.Replicas,
 		ServiceType:     args.ServiceType,
 		RedisAddr:       redisName + ":" + strconv.Itoa(redisPort),
-		PullGrant:       args.PullGrant,
+		PullGrants:      args.PullGrants,
 		Auth:            auth,
 		WritesPerMinute: args.WritesPerMinute,
 		WriteBurst:      args.WriteBurst,

@@ -29,10 +29,10 @@ var redisLabels = pulumi.StringMap{"app": pulumi.String(redisName)}
 
 type redisArgs struct {
 	Namespace pulumi.StringOutput
-	// Image is Redis in the stack's registry (its cache of Docker Hub).
+	// Image is Redis in the stack's registry (its cache of the upstream image).
 	Image pulumi.StringInput
-	// PullGrant is the nodes' permission to pull Image.
-	PullGrant pulumi.Resource
+	// PullGrants are the nodes' permissions to pull Image.
+	PullGrants []pulumi.Resource
 	// Auth is the Secret with the password Redis requires.
 	Auth *corev1.Secret
 }
@@ -170,8 +170,8 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 		},
 	}, append(opts,
 		// Redis comes from the stack's registry too, so it waits for the nodes'
-		// pull permission like the guestbook (no data flows from the grant).
-		pulumi.DependsOn([]pulumi.Resource{args.PullGrant}),
+		// pull permissions like the guestbook (no data flows from the grants).
+		pulumi.DependsOn(args.PullGrants),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}),
 	)...)
 	if err != nil {

@@ -50,9 +50,9 @@ type workloadArgs struct {
 	Replicas    int
 	ServiceType string
 	RedisAddr   string
-	// PullGrant is what the nodes need before they can pull Image: the kubelet
-	// identity's AcrPull assignment on the registry.
-	PullGrant pulumi.Resource
+	// PullGrants are what the nodes need before they can pull Image: the kubelet
+	// identity's pull assignments on the registry.
+	PullGrants []pulumi.Resource
 	// Auth is the Secret with Redis's password; a new one rolls the pods.
 	Auth *corev1.Secret
 	// The server's abuse limits, passed to it as environment variables.
@@ -165,9 +165,9 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 			},
 		},
 	}, append(opts,
-		// No data flows from the AcrPull assignment to the pods, so only this edge
-		// keeps them from starting, and failing with 401 Unauthorized, before it exists.
-		pulumi.DependsOn([]pulumi.Resource{args.PullGrant}),
+		// No data flows from the pull grants to the pods, so only this edge keeps
+		// them from starting, and failing with 401 Unauthorized, before they exist.
+		pulumi.DependsOn(args.PullGrants),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}),
 	)...)
 	if err != nil {

@@ -14,8 +14,15 @@ import (
 // Built-in Azure role definition GUIDs. They are the same in every tenant, so they
 // are constants rather than look-ups (a look-up would be one more call that can fail).
 const (
-	// acrPullRoleID is "AcrPull": pull images from a container registry.
+	// acrPullRoleID is "AcrPull": pull images from a container registry, in a
+	// registry whose role assignment mode is RBAC Registry Permissions (the default).
 	acrPullRoleID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+	// repositoryReaderRoleID is "Container Registry Repository Reader": pull images
+	// in a registry in RBAC Registry + ABAC Repository Permissions mode, which
+	// honours neither AcrPull nor AcrPush, and which Microsoft says will become
+	// the default for new registries
+	// (https://learn.microsoft.com/azure/container-registry/container-registry-rbac-abac-repository-permissions).
+	repositoryReaderRoleID = "b93aa761-3e63-49ed-ac28-beffa264f7ac"
 	// managedIdentityOperatorRoleID is "Managed Identity Operator": lets AKS's control
 	// plane assign a pre-created kubelet identity to the node pools.
 	managedIdentityOperatorRoleID = "f1a07417-d97a-45cb-824c-7a7467783830"
@@ -98,6 +105,32 @@ func newRoleAssignment(ctx *pulumi.Context, resourceName string, g roleGrant, op
 		return nil, fmt.Errorf("declaring role assignment %s: %w", resourceName, err)
 	}
 	return ra, nil
+}
+
+// newPullGrants lets the kubelet identity (principalID) pull from the registry
+// registryID whatever the registry's role assignment mode: AcrPull for the RBAC
+// mode, Container Registry Repository Reader for the ABAC mode. The SDK's GA
+// registry API cannot set or read the mode (roleAssignmentMode is in 2025-11-01,
+// which the SDK does not offer), so the stack holds both; each grants nothing in
+// the other mode.
+func newPullGrants(ctx *pulumi.Context, name string, registryID, principalID pulumi.StringOutput, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	var grants []pulumi.Resource
+	for _, g := range []struct{ suffix, role string }{
+		{"-acr-pull", acrPullRoleID},
+		{"-repository-reader", repositoryReaderRoleID},
+	} {
+		ra, err := newRoleAssignment(ctx, name+g.suffix, roleGrant{
+			Scope:         registryID,
+			PrincipalID:   principalID,
+			PrincipalType: principalTypeServicePrincipal,
+			RoleID:        g.role,
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		grants = append(grants, ra)
+	}
+	return grants, nil
 }
 
 // Principal is an Entra principal that exists before the deploy.

@@ -6,8 +6,8 @@ package infra
 import (
 	"errors"
 	"fmt"
+	"time"
 
-	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,6 +33,12 @@ type AzureArgs struct {
 	Protect bool
 	// UpstreamImages are public images the workload pulls through the registry.
 	UpstreamImages []UpstreamImage
+	// GrantPropagation is how old the Managed Identity Operator grant must be
+	// before the cluster's create is sent: AKS refuses one it does not see yet.
+	GrantPropagation time.Duration
+
+	// sleep waits out GrantPropagation; nil means the clock. Package tests record it.
+	sleep sleepFunc
 }
 
 // Azure is the Azure layer: everything the application layer needs to run on AKS
@@ -61,19 +67,23 @@ type Azure struct {
 
 	// KubernetesProvider targets the cluster; every Kubernetes resource must use it.
 	KubernetesProvider *kubernetes.Provider
-	// AcrPull is the kubelet identity's AcrPull assignment on the registry. Workloads
-	// that pull from the registry must depend on it: no data flows from it to them.
-	AcrPull *authorization.RoleAssignment
+	// PullGrants are the kubelet identity's pull permissions on the registry:
+	// AcrPull, which a registry in its default RBAC mode honours, and Container
+	// Registry Repository Reader, which one in ABAC repository-permissions mode
+	// honours instead. Workloads that pull from the registry must depend on them:
+	// no data flows from them to the workloads.
+	PullGrants []pulumi.Resource
 }
 
 // NewAzure declares the Azure layer as a component named name.
 //
 // The order it allows: the resource group; then, in parallel, the registry, both
-// identities and the cluster admins' grants; then the two identity role
-// assignments; the cluster waits only for the Managed Identity Operator assignment.
-// Neither the AcrPull assignment nor the admins' grants wait for the cluster, so
-// Azure RBAC propagates while AKS provisions, and the registry and the cluster
-// never wait for each other. The Kubernetes provider waits for the admins' grants.
+// identities and the cluster admins' grants; then the identities' role
+// assignments; the cluster waits only for the Managed Identity Operator assignment
+// and its propagation. Neither the pull grants nor the admins' grants wait for the
+// cluster, so Azure RBAC propagates while AKS provisions, and the registry and the
+// cluster never wait for each other. The Kubernetes provider waits for the admins'
+// grants.
 func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.ResourceOption) (*Azure, error) {
 	if args == nil {
 		return nil, errors.New("infra.NewAzure: args are required")
@@ -83,6 +93,10 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		return nil, fmt.Errorf("registering Azure component: %w", err)
 	}
 	parent := pulumi.Parent(az)
+	sleep := args.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
 
 	// The stateful resources: a destroy or a replacement of these loses data or
 	// takes the app down, so in prod the engine refuses until they are unprotected.
@@ -107,12 +121,7 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 	if err != nil {
 		return nil, err
 	}
-	acrPull, err := newRoleAssignment(ctx, name+"-acr-pull", roleGrant{
-		Scope:         registry.ID().ToStringOutput(),
-		PrincipalID:   ids.Kubelet.PrincipalId,
-		PrincipalType: principalTypeServicePrincipal,
-		RoleID:        acrPullRoleID,
-	}, parent)
+	pullGrants, err := newPullGrants(ctx, name, registry.ID().ToStringOutput(), ids.Kubelet.PrincipalId, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +139,8 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		Pool:               args.NodePool,
 		Identities:         ids,
 		AuthorizedIPRanges: args.AuthorizedIPRanges,
+		GrantPropagation:   args.GrantPropagation,
+		sleep:              sleep,
 	}, parent, protect)
 	if err != nil {
 		return nil, err
@@ -153,7 +164,7 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		"az aks get-credentials --resource-group %s --name %s && kubelogin convert-kubeconfig --login azurecli",
 		rg.Name, cluster.Name)
 	az.KubernetesProvider = provider
-	az.AcrPull = acrPull
+	az.PullGrants = pullGrants
 	if err := ctx.RegisterResourceOutputs(az, pulumi.Map{
 		"resourceGroupName":       az.ResourceGroupName,
 		"registryId":              az.RegistryID,

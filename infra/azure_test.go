@@ -1,18 +1,21 @@
 package infra
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
 // admins are the Entra principals granted cluster admin: a user and the CI identity.
@@ -77,10 +80,11 @@ func TestAzureInputs(t *testing.T) {
 	kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
 	operator := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-mi-operator")
 	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	reader := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-repository-reader")
 	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 
 	roleDef := func(role string) string {
-		return "/subscriptions/" + stacktest.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
+		return "/subscriptions/" + tenant.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
 	}
 	tests := []struct {
 		r    *stacktest.Resource
@@ -107,6 +111,13 @@ func TestAzureInputs(t *testing.T) {
 		{acrPull, "principalType", "ServicePrincipal"},
 		{acrPull, "roleDefinitionId", roleDef("7f951dda-4ed3-4680-a7ca-43fe172d538d")},
 		{acrPull, "roleAssignmentName", assignmentName(registry.ID, output(t, kubelet, "principalId"), roleDef("7f951dda-4ed3-4680-a7ca-43fe172d538d"))},
+
+		// The registry's ABAC repository-permissions mode honours this one instead of AcrPull.
+		{reader, "scope", registry.ID},
+		{reader, "principalId", output(t, kubelet, "principalId")},
+		{reader, "principalType", "ServicePrincipal"},
+		{reader, "roleDefinitionId", roleDef("b93aa761-3e63-49ed-ac28-beffa264f7ac")},
+		{reader, "roleAssignmentName", assignmentName(registry.ID, output(t, kubelet, "principalId"), roleDef("b93aa761-3e63-49ed-ac28-beffa264f7ac"))},
 
 		{cluster, "resourceGroupName", output(t, rg, "name")},
 		{cluster, "identity.type", "UserAssigned"},
@@ -273,7 +284,7 @@ func TestAzureKubernetesProvider(t *testing.T) {
 	}
 	exec := kc.Users[0].User["exec"]
 	wantArgs := []string{"get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630",
-		"--tenant-id", stacktest.TenantID, "--environment", "AzurePublicCloud"}
+		"--tenant-id", tenant.TenantID, "--environment", "AzurePublicCloud"}
 	if exec.Command != "kubelogin" || !slices.Equal(exec.Args, wantArgs) {
 		t.Errorf("provider kubeconfig exec = %s %q, want kubelogin %q", exec.Command, exec.Args, wantArgs)
 	}
@@ -363,11 +374,10 @@ func TestAzureGraph(t *testing.T) {
 			kubelet := g.Get(t, stacktest.TypeIdentity, "guestbook-kubelet")
 			admin := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-cluster-admin-"+admins[0].ObjectID)
 
-			if !g.Waits(cluster, operator) {
-				t.Errorf("cluster dependencies = %v, want the Managed Identity Operator assignment: AKS refuses the kubelet identity without it", cluster.Dependencies)
-			}
-			if !slices.Contains(cluster.ExplicitDependencies(), operator.URN) {
-				t.Errorf("cluster explicit dependencies = %v, want the operator assignment there (no data flows between them)", cluster.ExplicitDependencies())
+			// The kubelet identity reaches the cluster through the grant's
+			// propagation wait: the dependency is data, on the identity profile.
+			if deps := cluster.PropertyDependencies["identityProfile"]; !slices.Contains(deps, operator.URN) {
+				t.Errorf("cluster identityProfile dependencies = %v, want the Managed Identity Operator assignment: AKS refuses the kubelet identity without it", deps)
 			}
 			if !g.Waits(acrPull, registry) || !g.Waits(acrPull, kubelet) {
 				t.Errorf("AcrPull dependencies = %v, want the registry and the kubelet identity", acrPull.Dependencies)
@@ -416,5 +426,88 @@ func TestAzurePreviewHasUnknownOutputs(t *testing.T) {
 	}
 	if n := len(g.InvokesOf(stacktest.InvokeListUserCredentials)); n != 0 {
 		t.Errorf("preview listed cluster credentials %d times; the cluster does not exist yet", n)
+	}
+}
+
+// TestGrantPropagation: the cluster's create waits until the Managed Identity
+// Operator grant is GrantPropagation old, counted from ARM's createdOn, so a fresh
+// grant is given its time and an old one costs nothing; a preview never waits.
+func TestGrantPropagation(t *testing.T) {
+	const wait = 10 * time.Minute
+	tests := []struct {
+		name      string
+		dryRun    bool
+		age       time.Duration // of the grant when the program sees it
+		existing  bool          // in a preview: the grant exists already
+		wait      time.Duration
+		wantSleep bool
+		minSleep  time.Duration
+	}{
+		{name: "fresh grant", wait: wait, wantSleep: true, minSleep: wait - time.Minute},
+		{name: "grant four minutes old", age: 4 * time.Minute, wait: wait, wantSleep: true, minSleep: 5 * time.Minute},
+		{name: "old grant", age: time.Hour, wait: wait},
+		{name: "no wait configured", wait: 0},
+		{name: "preview of a new stack", dryRun: true, wait: wait},
+		{name: "preview with a fresh grant", dryRun: true, existing: true, wait: wait},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var slept []time.Duration
+			args := devArgs
+			args.GrantPropagation = tt.wait
+			args.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+			mocks := stacktest.NewMocks("guestbook", "test", tt.dryRun)
+			mocks.CreatedOn = time.Now().Add(-tt.age)
+			if tt.existing {
+				mocks.Existing = map[string]stacktest.Existing{
+					"guestbook-mi-operator": {ID: "operator", Outputs: resource.PropertyMap{
+						"createdOn": resource.NewProperty(time.Now().UTC().Format(time.RFC3339Nano)),
+					}},
+					"guestbook-kubelet": {ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/kubelet"},
+				}
+			}
+			g, err := runAzure(t, mocks, args)
+			if err != nil {
+				t.Fatalf("NewAzure: %v", err)
+			}
+			g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+			switch {
+			case !tt.wantSleep && len(slept) > 0:
+				t.Errorf("the program waited %v; want no wait", slept)
+			case tt.wantSleep && (len(slept) != 1 || slept[0] < tt.minSleep || slept[0] > tt.wait):
+				t.Errorf("the program waited %v; want one wait between %s and %s", slept, tt.minSleep, tt.wait)
+			}
+		})
+	}
+	t.Run("the wait ends with the run", func(t *testing.T) {
+		args := devArgs
+		args.GrantPropagation = wait
+		args.sleep = func(context.Context, time.Duration) error { return context.Canceled }
+		_, err := runAzure(t, stacktest.NewMocks("guestbook", "test", false), args)
+		if err == nil || !strings.Contains(err.Error(), "waiting for role assignment propagation") {
+			t.Errorf("NewAzure with the wait interrupted: error = %v, want one saying the wait was interrupted", err)
+		}
+	})
+}
+
+func TestRemainingPropagation(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		createdOn string
+		want      time.Duration
+		wantErr   bool
+	}{
+		// ARM's createdOn has seven fractional digits.
+		{"2026-12-03T11:58:00.0000000Z", 8 * time.Minute, false},
+		{"2026-12-03T12:00:00Z", 10 * time.Minute, false},
+		{"2026-12-03T11:40:00Z", 0, false},
+		{"2026-12-03T13:00:00+01:00", 10 * time.Minute, false},
+		{"yesterday", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := remainingPropagation(tt.createdOn, now, 10*time.Minute)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("remainingPropagation(%q) = %s, %v; want %s (error %v)", tt.createdOn, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

@@ -39,6 +39,10 @@ type clusterArgs struct {
 	// AuthorizedIPRanges restrict the API server; empty leaves it open to any
 	// network (every call still needs an Entra token).
 	AuthorizedIPRanges []string
+	// GrantPropagation is how old the Managed Identity Operator grant must be
+	// when the create reaches AKS; sleep waits for the rest.
+	GrantPropagation time.Duration
+	sleep            sleepFunc
 }
 
 func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulumi.ResourceOption) (*containerservice.ManagedCluster, error) {
@@ -58,10 +62,17 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		zones = pulumi.ToStringArray(args.Pool.Zones)
 	}
 
+	// AKS checks, when the create arrives, that the control-plane identity may
+	// operate the kubelet identity, and a grant seconds old fails that check
+	// intermittently with CustomKubeletIdentityMissingPermissionError
+	// (Azure/azure-service-operator#3267, pulumi/pulumi-azure-native#2020); the
+	// engine does not retry a 400. So the kubelet identity's id reaches the
+	// cluster only once the grant is GrantPropagation old: the create waits for
+	// the grant and its propagation through data, and a later update, with an old
+	// grant, waits for nothing.
+	kubeletID := afterPropagation(ctx, args.Identities.Operator, args.GrantPropagation, kubelet.ID().ToStringOutput(), args.sleep)
+
 	opts = append(opts,
-		// AKS validates, at create time, that the control-plane identity may operate
-		// the kubelet identity; no data flows between them, so the wait is explicit.
-		pulumi.DependsOn([]pulumi.Resource{args.Identities.Operator}),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{
 			Create: clusterCreateTimeout.String(),
 			Update: clusterCreateTimeout.String(),
@@ -83,7 +94,7 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		},
 		IdentityProfile: containerservice.UserAssignedIdentityMap{
 			"kubeletidentity": containerservice.UserAssignedIdentityArgs{
-				ResourceId: kubelet.ID().ToStringOutput(),
+				ResourceId: kubeletID,
 				ClientId:   kubelet.ClientId,
 				ObjectId:   kubelet.PrincipalId,
 			},

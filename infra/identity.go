@@ -5,6 +5,7 @@ package infra
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -21,7 +22,7 @@ type identities struct {
 	Kubelet      *managedidentity.UserAssignedIdentity
 	// Operator lets the control-plane identity assign the kubelet identity to the
 	// nodes; AKS refuses a pre-created kubelet identity without it.
-	Operator pulumi.Resource
+	Operator *authorization.RoleAssignment
 }
 
 func newIdentities(ctx *pulumi.Context, name string, resourceGroupName, location pulumi.StringInput, opts ...pulumi.ResourceOption) (*identities, error) {

@@ -24,12 +24,15 @@ func provePulls(t *testing.T, stack string) {
 	for _, p := range proof.Problems {
 		t.Error(p)
 	}
-	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
+	grants := []*stacktest.Resource{
+		g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull"),
+		g.Get(t, stacktest.TypeRoleAssignment, "guestbook-repository-reader"),
+	}
 	var proven []string
 	for _, img := range proof.Proven {
 		proven = append(proven, img.Workload.Name+"/"+img.Container+" from "+img.Source.String())
-		if img.Grant != acrPull {
-			t.Errorf("%s/%s is granted by %v, want %s", img.Workload.Name, img.Container, img.Grant, acrPull.Name)
+		if !slices.Equal(img.Grants, grants) {
+			t.Errorf("%s/%s is granted by %v, want %v", img.Workload.Name, img.Container, img.Grants, grants)
 		}
 	}
 	slices.Sort(proven)
@@ -67,6 +70,14 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 				return g.Remove(g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull"))
 			},
 			want: []string{"no AcrPull role assignment on the registry for the kubelet identity"},
+		},
+		{
+			name: "no Repository Reader assignment",
+			break_: func(t *testing.T, g *stacktest.Graph) *stacktest.Graph {
+				return g.Remove(g.Get(t, stacktest.TypeRoleAssignment, "guestbook-repository-reader"))
+			},
+			want: []string{"no Container Registry Repository Reader role assignment on the registry for the kubelet identity",
+				"a registry in RBAC Registry + ABAC Repository Permissions mode honours only Container Registry Repository Reader"},
 		},
 		{
 			name: "client id instead of object id",
@@ -144,7 +155,7 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 				return g.Remove(g.Get(t, stacktest.TypeCacheRule, "guestbook-cache-redis"))
 			},
 			culprit: "guestbook-redis",
-			want:    []string{"nothing puts repository library/redis in the registry", "404 manifest unknown"},
+			want:    []string{"nothing puts repository docker/library/redis in the registry", "404 manifest unknown"},
 		},
 		{
 			name: "Redis does not wait for its cache rule",
@@ -155,7 +166,7 @@ func TestPullProofCatchesBrokenGraphs(t *testing.T) {
 				return g
 			},
 			culprit: "guestbook-redis",
-			want:    []string{"repository library/redis comes from", "does not wait for it"},
+			want:    []string{"repository docker/library/redis comes from", "does not wait for it"},
 		},
 	}
 	for _, tt := range tests {

@@ -19,8 +19,8 @@ const ExampleClusterAdmins = `[{"objectId":"3f6c2a9e-8b1d-4c7e-9a2f-5d4e3c2b1a09
 
 // StackConfig reads Pulumi.yaml and Pulumi.<stack>.yaml in dir and returns the
 // configuration the CLI would pass to the program: declared defaults, overridden by
-// the stack's values, every key namespaced ("guestbook:nodeCount"), and
-// ExampleClusterAdmins where the stack names no admins.
+// the stack's values, every key namespaced ("guestbook:nodeCount"),
+// ExampleClusterAdmins where the stack names no admins, and no propagation wait.
 func StackConfig(dir, stack string) (map[string]string, error) {
 	var err error
 	var project struct {
@@ -69,6 +69,10 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 	if _, ok := cfg[project.Name+":clusterAdmins"]; !ok {
 		cfg[project.Name+":clusterAdmins"] = ExampleClusterAdmins
 	}
+	// The mocks create a role assignment in no time and no time passes after it:
+	// a real wait for its propagation would only make the run ten minutes longer.
+	// The wait itself is infra's to test (TestGrantPropagation).
+	cfg[project.Name+":grantPropagation"] = "0s"
 	return cfg, nil
 }
 

@@ -1,6 +1,6 @@
 // pullproof.go: proof that every image the stack pulls from its own registries can be
-// pulled when its workload starts: an AcrPull grant for the right identity exists,
-// and the workload waits for it.
+// pulled when its workload starts: a pull grant for the right identity exists in
+// each of the registry's permission modes, and the workload waits for it.
 
 package stacktest
 
@@ -12,8 +12,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// acrPullRoleID is the built-in AcrPull role definition's GUID.
-const acrPullRoleID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+// pullRoles are the built-in roles that let a kubelet pull, one per role
+// assignment mode of a registry: a registry honours only its mode's role.
+var pullRoles = []struct{ ID, Name, Mode string }{
+	{"7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull", "RBAC Registry Permissions (the default)"},
+	{"b93aa761-3e63-49ed-ac28-beffa264f7ac", "Container Registry Repository Reader", "RBAC Registry + ABAC Repository Permissions"},
+}
 
 // podSpecPaths are where each workload kind keeps its pod spec.
 var podSpecPaths = map[string]string{
@@ -36,9 +40,9 @@ type PulledImage struct {
 	Registry string
 	// StackRegistry is the stack's registry serving the image, nil for an outside one.
 	StackRegistry *Resource
-	// Grant is the AcrPull assignment that lets the workload's nodes pull the image,
-	// when the proof found one.
-	Grant *Resource
+	// Grants are the pull assignments that let the workload's nodes pull the
+	// image, one per registry permission mode, when the proof found them.
+	Grants []*Resource
 	// Source is what puts the image's repository in the registry before the
 	// workload starts: the pushed image or the cache rule, when the proof found one.
 	Source *Resource
@@ -56,7 +60,8 @@ type PullProof struct {
 }
 
 // ProvePullPermissions checks, for every container image of every workload in g whose
-// registry is one of g's registries: there is an AcrPull role assignment scoped to
+// registry is one of g's registries: for each of the registry's role assignment
+// modes, there is a role assignment of that mode's pull role (pullRoles) scoped to
 // that registry whose principal is the object id of the kubelet identity of the
 // cluster the workload's Kubernetes provider targets, with principalType
 // ServicePrincipal, and the workload waits for it, directly or through others.
@@ -100,7 +105,6 @@ func ProvePullPermissions(g *Graph) PullProof {
 
 // provePull finds the grant for img, or says what is missing.
 func provePull(g *Graph, img *PulledImage) string {
-	registryID := img.StackRegistry.ID
 	if img.Workload.Provider == "" {
 		return "it uses the default Kubernetes provider, so no cluster of the stack can be named as the one pulling"
 	}
@@ -113,14 +117,30 @@ func provePull(g *Graph, img *PulledImage) string {
 		return fmt.Sprintf("cluster %s has no kubelet identity object id (identityProfile.kubeletidentity.objectId), so no assignment can be checked against it", cluster.Name)
 	}
 
-	// Every AcrPull assignment on the registry, and why each one does not serve.
+	var problems []string
+	for _, role := range pullRoles {
+		grant, problem := provePullRole(g, img, cluster, kubelet, role.ID, role.Name)
+		if problem != "" {
+			problems = append(problems, problem+" (a registry in "+role.Mode+" mode honours only "+role.Name+")")
+			continue
+		}
+		img.Grants = append(img.Grants, grant)
+	}
+	return strings.Join(problems, "; and ")
+}
+
+// provePullRole finds the assignment of role roleID (named roleName) that lets
+// cluster's kubelet identity (object id kubelet) pull img, or says what is missing.
+func provePullRole(g *Graph, img *PulledImage, cluster *Resource, kubelet, roleID, roleName string) (*Resource, string) {
+	registryID := img.StackRegistry.ID
+	// Every such assignment on the registry, and why each one does not serve.
 	var rejected []string
 	for _, ra := range g.Resources {
 		if !strings.HasPrefix(ra.Type, "azure-native:authorization") || !strings.HasSuffix(ra.Type, ":RoleAssignment") {
 			continue
 		}
 		role, _ := String(ra.Inputs, "roleDefinitionId")
-		if !strings.HasSuffix(strings.ToLower(role), "/"+acrPullRoleID) {
+		if !strings.HasSuffix(strings.ToLower(role), "/"+roleID) {
 			continue
 		}
 		scope, _ := String(ra.Inputs, "scope")
@@ -136,17 +156,16 @@ func provePull(g *Graph, img *PulledImage) string {
 			rejected = append(rejected, fmt.Sprintf("%s has principalType %q, want ServicePrincipal", ra.Name, principalType))
 		default:
 			if _, waits := g.WaitsTransitively(img.Workload, ra); !waits {
-				return fmt.Sprintf("AcrPull assignment %s exists but the workload does not depend on it, so pods may start before it does and fail with 401 Unauthorized", ra.Name)
+				return nil, fmt.Sprintf("%s assignment %s exists but the workload does not depend on it, so pods may start before it does and fail with 401 Unauthorized", roleName, ra.Name)
 			}
-			img.Grant = ra
-			return ""
+			return ra, ""
 		}
 	}
-	missing := fmt.Sprintf("no AcrPull role assignment on the registry for the kubelet identity (object id %s) of cluster %s", kubelet, cluster.Name)
+	missing := fmt.Sprintf("no %s role assignment on the registry for the kubelet identity (object id %s) of cluster %s", roleName, kubelet, cluster.Name)
 	if len(rejected) > 0 {
-		missing += "; AcrPull assignments that do not serve: " + strings.Join(rejected, "; ")
+		missing += "; " + roleName + " assignments that do not serve: " + strings.Join(rejected, "; ")
 	}
-	return missing
+	return nil, missing
 }
 
 // proveSource finds what puts img's repository in its registry before the
