@@ -202,9 +202,12 @@ func TestAzureInputs(t *testing.T) {
 			t.Errorf("cluster customTimeouts = %+v, want %+v", cluster.Timeouts, want)
 		}
 	})
-	t.Run("autoscaler's node count is not drift", func(t *testing.T) {
-		if want := "agentPoolProfiles[0].count"; !slices.Contains(cluster.IgnoreChanges, want) {
-			t.Errorf("cluster ignoreChanges = %v, want it to contain %s", cluster.IgnoreChanges, want)
+	t.Run("what Azure moves by itself is not drift", func(t *testing.T) {
+		// The autoscaler's count, and with no version configured the versions the
+		// patch channel raises.
+		want := []string{"agentPoolProfiles[0].count", "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"}
+		if !slices.Equal(cluster.IgnoreChanges, want) {
+			t.Errorf("cluster ignoreChanges = %v, want %v", cluster.IgnoreChanges, want)
 		}
 	})
 }
@@ -239,13 +242,20 @@ func TestAzureProd(t *testing.T) {
 	}
 }
 
+// TestAzureKubernetesVersion: a configured MAJOR.MINOR goes to the cluster and
+// its pool, and is not ignored, so changing it upgrades.
 func TestAzureKubernetesVersion(t *testing.T) {
 	args := devArgs
 	args.KubernetesVersion = "1.31"
 	g := mustRun(t, false, args)
 	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
-	if got, _ := stacktest.String(cluster.Inputs, "kubernetesVersion"); got != "1.31" {
-		t.Errorf("cluster kubernetesVersion = %q, want %q", got, "1.31")
+	for _, path := range []string{"kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"} {
+		if got, _ := stacktest.String(cluster.Inputs, path); got != "1.31" {
+			t.Errorf("cluster %s = %q, want %q", path, got, "1.31")
+		}
+	}
+	if want := []string{"agentPoolProfiles[0].count"}; !slices.Equal(cluster.IgnoreChanges, want) {
+		t.Errorf("cluster ignoreChanges = %v, want %v", cluster.IgnoreChanges, want)
 	}
 }
 

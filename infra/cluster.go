@@ -45,6 +45,25 @@ type clusterArgs struct {
 	sleep            sleepFunc
 }
 
+// ignoredByAzure are the cluster's inputs that Azure moves by itself after a
+// create. A refresh copies what Azure changed into the state's inputs
+// (azure-native's Read), so each would show as drift on every preview and the
+// next update would try to put it back:
+//   - the pool's node count, which the autoscaler moves between min and max;
+//   - with no version configured, the versions AKS reports: kubernetesVersion
+//     and the pool's orchestratorVersion are the full version running, which the
+//     patch channel raises. A MAJOR.MINOR version is reported as given and stays
+//     (the API: "When <major.minor> is specified, the latest supported GA patch
+//     version is chosen automatically"), so a configured one is not ignored, and
+//     changing it is an upgrade.
+func ignoredByAzure(kubernetesVersion string) []string {
+	ignored := []string{"agentPoolProfiles[0].count"}
+	if kubernetesVersion == "" {
+		ignored = append(ignored, "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion")
+	}
+	return ignored
+}
+
 func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulumi.ResourceOption) (*containerservice.ManagedCluster, error) {
 	kubelet := args.Identities.Kubelet
 	var version pulumi.StringPtrInput
@@ -78,9 +97,7 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 			Update: clusterCreateTimeout.String(),
 			Delete: clusterCreateTimeout.String(),
 		}),
-		// The autoscaler moves the node count between min and max; without this every
-		// refresh would report drift and the next update would scale the pool back.
-		pulumi.IgnoreChanges([]string{"agentPoolProfiles[0].count"}),
+		pulumi.IgnoreChanges(ignoredByAzure(args.KubernetesVersion)),
 	)
 
 	cluster, err := containerservice.NewManagedCluster(ctx, name+"-aks", &containerservice.ManagedClusterArgs{
@@ -129,6 +146,8 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 				MinCount:          pulumi.Int(args.Pool.MinCount),
 				MaxCount:          pulumi.Int(args.Pool.MaxCount),
 				AvailabilityZones: zones,
+				// The pool runs the cluster's MAJOR.MINOR, which AKS reports as given.
+				OrchestratorVersion: version,
 			},
 		},
 		// Patch releases and node images carry the security fixes; minor upgrades
