@@ -151,8 +151,8 @@ var PrincipalTypes = []string{"User", "Group", "ServicePrincipal"}
 // the assignments need only the group: they are made, and propagate, while the
 // cluster is still being created, and the first Kubernetes call after it is not
 // refused with 403 Forbidden.
-func newClusterAdmins(ctx *pulumi.Context, name string, rgID pulumi.StringOutput, principals []Principal, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	grants := make([]pulumi.Resource, 0, len(principals))
+func newClusterAdmins(ctx *pulumi.Context, name string, rgID pulumi.StringOutput, principals []Principal, opts ...pulumi.ResourceOption) ([]*authorization.RoleAssignment, error) {
+	grants := make([]*authorization.RoleAssignment, 0, len(principals))
 	for _, p := range principals {
 		// The logical name carries the principal, so adding or removing an admin
 		// touches that admin's assignment only.

@@ -146,9 +146,19 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		return nil, err
 	}
 	kubeconfig := kubeconfigOf(ctx, rg.Name, cluster)
-	// Every Kubernetes call is made as the deploying identity, one of the admins:
-	// the provider waits for their grants, or its first call could be refused.
-	provider, err := newKubernetesProvider(ctx, name, kubeconfig, parent, pulumi.DependsOn(admins))
+	// Every Kubernetes call is made as the deploying identity, one of the admins.
+	// Azure RBAC for Kubernetes sees a new grant only after it propagates, so the
+	// provider's kubeconfig waits for each admin grant to be old enough: on a first
+	// deploy the grants are made while the cluster is created and the wait is
+	// mostly spent already; an admin added later waits in full, or the first
+	// Kubernetes call is refused with 403 Forbidden. The AKS docs: "New role
+	// assignments can take up to five minutes to propagate and be updated by the
+	// authorization server" (https://learn.microsoft.com/azure/aks/manage-azure-rbac).
+	// The gated kubeconfig carries each grant as a dependency of the provider.
+	for _, a := range admins {
+		kubeconfig = afterPropagation(ctx, a, args.GrantPropagation, kubeconfig, sleep)
+	}
+	provider, err := newKubernetesProvider(ctx, name, kubeconfig, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -311,8 +311,8 @@ func TestAzureKubernetesProvider(t *testing.T) {
 	}
 	for _, admin := range admins {
 		grant := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-cluster-admin-"+admin.ObjectID)
-		if !slices.Contains(provider.ExplicitDependencies(), grant.URN) {
-			t.Errorf("provider explicit dependencies = %v, want the cluster admin grant %s: its first call would be refused without it", provider.ExplicitDependencies(), grant.URN)
+		if !g.Waits(provider, grant) {
+			t.Errorf("provider dependencies = %v, want the cluster admin grant %s: its first call would be refused without it", provider.Dependencies, grant.URN)
 		}
 	}
 	calls := g.InvokesOf(stacktest.InvokeListUserCredentials)
@@ -440,8 +440,9 @@ func TestAzurePreviewHasUnknownOutputs(t *testing.T) {
 }
 
 // TestGrantPropagation: the cluster's create waits until the Managed Identity
-// Operator grant is GrantPropagation old, counted from ARM's createdOn, so a fresh
-// grant is given its time and an old one costs nothing; a preview never waits.
+// Operator grant is GrantPropagation old, and the Kubernetes provider until each
+// cluster-admin grant is, counted from ARM's createdOn, so a fresh grant is given
+// its time and an old one costs nothing; a preview never waits.
 func TestGrantPropagation(t *testing.T) {
 	const wait = 10 * time.Minute
 	tests := []struct {
@@ -450,12 +451,12 @@ func TestGrantPropagation(t *testing.T) {
 		age       time.Duration // of the grant when the program sees it
 		existing  bool          // in a preview: the grant exists already
 		wait      time.Duration
-		wantSleep bool
+		sleeps    int // one for the MI Operator grant, one for each admin grant
 		minSleep  time.Duration
 	}{
-		{name: "fresh grant", wait: wait, wantSleep: true, minSleep: wait - time.Minute},
-		{name: "grant four minutes old", age: 4 * time.Minute, wait: wait, wantSleep: true, minSleep: 5 * time.Minute},
-		{name: "old grant", age: time.Hour, wait: wait},
+		{name: "fresh grants", wait: wait, sleeps: 1 + len(admins), minSleep: wait - time.Minute},
+		{name: "grants four minutes old", age: 4 * time.Minute, wait: wait, sleeps: 1 + len(admins), minSleep: 5 * time.Minute},
+		{name: "old grants", age: time.Hour, wait: wait},
 		{name: "no wait configured", wait: 0},
 		{name: "preview of a new stack", dryRun: true, wait: wait},
 		{name: "preview with a fresh grant", dryRun: true, existing: true, wait: wait},
@@ -481,11 +482,13 @@ func TestGrantPropagation(t *testing.T) {
 				t.Fatalf("NewAzure: %v", err)
 			}
 			g.Get(t, stacktest.TypeCluster, "guestbook-aks")
-			switch {
-			case !tt.wantSleep && len(slept) > 0:
-				t.Errorf("the program waited %v; want no wait", slept)
-			case tt.wantSleep && (len(slept) != 1 || slept[0] < tt.minSleep || slept[0] > tt.wait):
-				t.Errorf("the program waited %v; want one wait between %s and %s", slept, tt.minSleep, tt.wait)
+			if len(slept) != tt.sleeps {
+				t.Fatalf("the program waited %v; want %d waits", slept, tt.sleeps)
+			}
+			for _, d := range slept {
+				if d < tt.minSleep || d > tt.wait {
+					t.Errorf("the program waited %v; want each wait between %s and %s", slept, tt.minSleep, tt.wait)
+				}
 			}
 		})
 	}
