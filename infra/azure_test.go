@@ -446,13 +446,13 @@ func TestAzurePreviewHasUnknownOutputs(t *testing.T) {
 func TestGrantPropagation(t *testing.T) {
 	const wait = 10 * time.Minute
 	tests := []struct {
-		name      string
-		dryRun    bool
-		age       time.Duration // of the grant when the program sees it
-		existing  bool          // in a preview: the grant exists already
-		wait      time.Duration
-		sleeps    int // one for the MI Operator grant, one for each admin grant
-		minSleep  time.Duration
+		name     string
+		dryRun   bool
+		age      time.Duration // of the grant when the program sees it
+		existing bool          // in a preview: the grant exists already
+		wait     time.Duration
+		sleeps   int // one for the MI Operator grant, one for each admin grant
+		minSleep time.Duration
 	}{
 		{name: "fresh grants", wait: wait, sleeps: 1 + len(admins), minSleep: wait - time.Minute},
 		{name: "grants four minutes old", age: 4 * time.Minute, wait: wait, sleeps: 1 + len(admins), minSleep: 5 * time.Minute},
