@@ -81,7 +81,7 @@ type FakeRegistry struct {
 // StartFakeRegistry starts the registry and its proxy on loopback; dir receives the
 // CA certificate the program must trust.
 func StartFakeRegistry(dir string) (*FakeRegistry, error) {
-	caPEM, serverCert, err := newCertificates()
+	caPEM, serverCert, err := NewCertificates("*.azurecr.io", []string{"*.azurecr.io"}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +190,10 @@ func (f *FakeRegistry) serveProxy() {
 	}
 }
 
-// newCertificates makes a throwaway CA and a certificate for *.azurecr.io signed by it.
-func newCertificates() (caPEM []byte, server tls.Certificate, err error) {
+// NewCertificates makes a throwaway CA and a server certificate signed by it, named
+// name, for dnsNames and ips: what a test's TLS server serves, and what its
+// clients trust (caPEM).
+func NewCertificates(name string, dnsNames []string, ips []net.IP) (caPEM []byte, server tls.Certificate, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, tls.Certificate{}, err
@@ -199,7 +201,7 @@ func newCertificates() (caPEM []byte, server tls.Certificate, err error) {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "stacktest fake registry CA"},
+		Subject:               pkix.Name{CommonName: "test CA for " + name},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		IsCA:                  true,
@@ -220,8 +222,9 @@ func newCertificates() (caPEM []byte, server tls.Certificate, err error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "*.azurecr.io"},
-		DNSNames:     []string{"*.azurecr.io"},
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -240,7 +243,7 @@ func newCertificates() (caPEM []byte, server tls.Certificate, err error) {
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 	)
 	if err != nil {
-		return nil, tls.Certificate{}, fmt.Errorf("loading the fake registry's certificate: %w", err)
+		return nil, tls.Certificate{}, fmt.Errorf("loading the certificate for %s: %w", name, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), server, nil
 }

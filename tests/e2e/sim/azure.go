@@ -12,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
 // AzureVersion is the version the simulated azure-native plugin reports, whatever
@@ -164,13 +166,13 @@ func (p *AzureProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest
 	}
 	d := lat.CreateTime(k.Kind)
 	err = p.cloud.mutate(func(s *cloudState) error {
+		now := time.Now()
 		if s.find(r.ID) != nil {
 			return fmt.Errorf("cannot create already existing resource '%s'", r.ID)
 		}
-		if err := k.validate(s, r); err != nil {
+		if err := k.validate(s, r, now, lat); err != nil {
 			return err
 		}
-		now := time.Now()
 		r.CreatedAt, r.ReadyAt, r.ProvisioningState = now, now.Add(d), StateCreating
 		r.Outputs = k.outputs(s, r, nil, now)
 		s.Resources = append(s.Resources, r)
@@ -293,12 +295,14 @@ func (p *AzureProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest
 			// A PUT creates what is not there: an update of a resource deleted
 			// behind Pulumi's back recreates it.
 			r = k.newResource(tok, req.GetUrn(), news)
-			if err := k.validate(s, r); err != nil {
+			if err := k.validate(s, r, now, lat); err != nil {
 				return err
 			}
 			r.CreatedAt = now
 			r.Note = "recreated by an update: it had been deleted"
 			s.Resources = append(s.Resources, r)
+		} else if err := k.validateUpdate(s, r, r.Inputs, plainMap(news), now, lat); err != nil {
+			return err
 		}
 		prev := r.Outputs
 		r.Inputs = plainMap(news)
@@ -325,11 +329,20 @@ func (p *AzureProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest
 }
 
 // Read returns what ARM holds for the id, or an empty id when it holds nothing
-// (the engine then drops the resource from the state).
+// (the engine then drops the resource from the state). The inputs it returns are
+// azure-native's approximation (provider.go, Read): the old inputs, changed only
+// where Azure's answer changed since the last write, compared on the
+// input-shaped projection of old and new outputs. So defaults Azure filled in at
+// create do not show as drift, and what changed behind Pulumi's back (the
+// autoscaler's count, the patch channel's version) does.
 func (p *AzureProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	tok := tokenOf(req.GetType(), req.GetUrn())
 	op := p.newOp(OpRead, tok, req.GetUrn(), false)
 	op.ID = req.GetId()
+	k, err := kindOf(tok)
+	if err != nil {
+		return nil, p.finish(op, err)
+	}
 	s, err := p.cloud.snapshot()
 	if err != nil {
 		return nil, p.finish(op, err)
@@ -340,11 +353,23 @@ func (p *AzureProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pu
 		return &pulumirpc.ReadResponse{}, p.finish(op, nil)
 	}
 	op.Name = r.Name
-	outs, err := marshal(fromPlain(r.Outputs))
+	oldState, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, p.finish(op, err)
 	}
-	ins, err := marshal(fromPlain(r.Inputs))
+	oldInputs, err := unmarshal(req.GetInputs())
+	if err != nil {
+		return nil, p.finish(op, err)
+	}
+	inputs := r.Inputs // an import: no old inputs to start from
+	if len(oldInputs) > 0 {
+		inputs = applyChanges(plainMap(oldInputs), k.projection(plainMap(oldState)), k.projection(r.Outputs))
+	}
+	outs, err := marshal(keepSecrets(fromPlain(r.Outputs), oldInputs))
+	if err != nil {
+		return nil, p.finish(op, err)
+	}
+	ins, err := marshal(keepSecrets(fromPlain(inputs), oldInputs))
 	if err != nil {
 		return nil, p.finish(op, err)
 	}
@@ -425,7 +450,10 @@ func (p *AzureProvider) invoke(op *Operation, tok string, args resource.Property
 	pkg, module, fn, _ := splitToken(tok)
 	switch {
 	case pkg == "azure-native" && module == "authorization" && fn == "getClientToken":
-		return resource.PropertyMap{"token": resource.NewProperty(AADToken)}, nil
+		// azure-native asks Entra for "<endpoint>/.default", ARM's when no
+		// endpoint is given (provider.go, tokenEndpoint): the token's audience.
+		aud := tenant.AudienceOf(propStr(args, "endpoint"))
+		return resource.PropertyMap{"token": resource.NewProperty(tenant.Token(deployer, aud, time.Now().Add(time.Hour)))}, nil
 	case pkg == "azure-native" && module == "containerservice" && fn == "listManagedClusterUserCredentials":
 		rg, name := propStr(args, "resourceGroupName"), propStr(args, "resourceName")
 		id := rgID(rg) + "/providers/" + armKinds["containerservice:ManagedCluster"].ARMType + "/" + name
@@ -440,6 +468,13 @@ func (p *AzureProvider) invoke(op *Operation, tok string, args resource.Property
 		c := s.find(id)
 		if c == nil || c.ProvisioningState == StateDeleting {
 			return nil, errResourceNotFound(id)
+		}
+		lat, err := p.cloud.Latency()
+		if err != nil {
+			return nil, err
+		}
+		if ok, _ := s.holds(deployer, mayListUserCredentials, c.ID, time.Now(), lat); !ok {
+			return nil, errAuthorizationFailed(deployer, "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action", c.ID)
 		}
 		local, err := p.cloud.kubeconfig()
 		if err != nil {

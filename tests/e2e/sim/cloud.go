@@ -9,6 +9,7 @@
 //	cloud.json        the resources Azure holds and the images the registries hold
 //	operations.jsonl  append-only log, one Operation per line
 //	latency.json      the Latency the plugins apply (read at each operation)
+//	settings.json     the Settings of this Azure (registry mode, the CLI's sign-in)
 //	kubeconfig.yaml   the kubeconfig listManagedClusterUserCredentials returns
 //
 // Time is part of the simulation: a create or update is accepted at once (the
@@ -38,14 +39,8 @@ import (
 // (an absolute path). The plugins read it; the harness sets it for the pulumi CLI.
 const EnvDir = "GUESTBOOK_SIM_DIR"
 
-// Identifiers the simulated Azure answers with: the same as tests/stacktest, so that
-// code parsing them is exercised with the same values in both kinds of test.
-const (
-	SubscriptionID = "6f1c3e2a-9b4d-4c1e-8a7f-2d5b9e0c4a13"
-	TenantID       = "0b7d2f4e-3c8a-4e6b-9d1f-5a2c8e7b6d40"
-	// AADToken is what getClientToken returns: the deploying identity's Azure token.
-	AADToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.deploying-identity.signature"
-)
+// The subscription, tenant and deploying identity the simulated Azure answers
+// for are package tenant's, as are the tokens its Entra ID hands out.
 
 // Kinds of simulated things, the keys of Latency.Create and Resource.Kind.
 const (
@@ -160,7 +155,7 @@ type Operation struct {
 	Digest string `json:"digest,omitempty"`
 }
 
-// Latency is how long operations take. Create holds simulated seconds per kind
+// Latency is how long things take. Create holds simulated seconds per kind
 // (KindResourceGroup…, KindImage); Scale is the wall time of one simulated second.
 // A zero Scale or a missing kind means no delay.
 //
@@ -168,10 +163,30 @@ type Operation struct {
 // create time. An image update is a full build and push, so it takes the create
 // time; of that, BuildFraction is the build and the rest the push. Deleting an
 // image does nothing and takes no time.
+//
+// Propagation is how long, in simulated seconds, a role assignment takes to take
+// effect after its create returns: for AKS's own checks, the registry's pulls
+// and pushes and the cluster's Azure RBAC alike (Azure documents up to 10
+// minutes). Replication is how long the directory takes to know a new managed
+// identity's principal: until then an assignment to it that does not give
+// principalType fails with PrincipalNotFound.
 type Latency struct {
-	Scale  time.Duration      `json:"scale"`
-	Create map[string]float64 `json:"create"`
+	Scale       time.Duration      `json:"scale"`
+	Create      map[string]float64 `json:"create"`
+	Propagation float64            `json:"propagation"`
+	Replication float64            `json:"replication"`
 }
+
+// Wall is the wall time of simulated seconds.
+func (l Latency) Wall(seconds float64) time.Duration {
+	return time.Duration(seconds * float64(l.Scale))
+}
+
+// PropagationTime is the wall time a role assignment takes to take effect.
+func (l Latency) PropagationTime() time.Duration { return l.Wall(l.Propagation) }
+
+// ReplicationTime is the wall time the directory takes to know a new principal.
+func (l Latency) ReplicationTime() time.Duration { return l.Wall(l.Replication) }
 
 // Fractions of the create time other operations take (see Latency).
 const (
@@ -182,7 +197,7 @@ const (
 
 // CreateTime is the wall time a create of kind takes.
 func (l Latency) CreateTime(kind string) time.Duration {
-	return time.Duration(l.Create[kind] * float64(l.Scale))
+	return l.Wall(l.Create[kind])
 }
 
 // UpdateTime is the wall time an update of an Azure resource of kind takes.
@@ -365,10 +380,14 @@ func (c *Cloud) logOp(op Operation) error {
 	})
 }
 
-// cloudState is the content of cloud.json.
+// cloudState is the content of cloud.json, and the settings in force when it
+// was read.
 type cloudState struct {
 	Resources []*Resource `json:"resources"`
 	Images    []Image     `json:"images"`
+
+	settings     Settings
+	registryMode string
 }
 
 // find returns the resource whose id equals id, ignoring case as ARM does.
@@ -472,6 +491,11 @@ func (c *Cloud) load() (*cloudState, error) {
 			return nil, fmt.Errorf("reading %s: %w", stateFile, err)
 		}
 	}
+	settings, err := c.readSettings()
+	if err != nil {
+		return nil, err
+	}
+	s.settings, s.registryMode = settings, settings.RegistryMode
 	s.settle(time.Now())
 	return s, nil
 }

@@ -311,22 +311,26 @@ func (p *DockerProvider) buildAndPush(ctx context.Context, ins resource.Property
 	return outs, nil
 }
 
-// pushTo stores the image in the simulated registry at server, which must exist.
+// pushTo stores the image in the simulated registry at server, which must exist
+// and let the deploying identity push, by its role assignment mode.
 func (p *DockerProvider) pushTo(ctx context.Context, server, repo, tag, digest string, d time.Duration, timeout float64) error {
-	noSuchHost := fmt.Errorf("failed to push %s: Get \"https://%s/v2/\": dial tcp: lookup %s: no such host", repo, server, server)
+	lat, err := p.cloud.Latency()
+	if err != nil {
+		return err
+	}
 	s, err := p.cloud.snapshot()
 	if err != nil {
 		return err
 	}
-	if !s.hasRegistry(server) {
-		return noSuchHost
+	if why := s.pushRefusal(server, time.Now(), lat); why != "" {
+		return fmt.Errorf("failed to push %s: %s", repo, why)
 	}
 	if err := p.wait(ctx, d, timeout); err != nil {
 		return fmt.Errorf("pushing %s: %w", repo, err)
 	}
 	return p.cloud.mutate(func(s *cloudState) error {
-		if !s.hasRegistry(server) {
-			return noSuchHost
+		if s.registryByServer(server) == nil {
+			return fmt.Errorf("failed to push %s: the registry %s was deleted during the push", repo, server)
 		}
 		repository := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(repo), strings.ToLower(server)), "/")
 		// A tag points at one image: the previous image under it loses the tag.
@@ -339,16 +343,6 @@ func (p *DockerProvider) pushTo(ctx context.Context, server, repo, tag, digest s
 		s.Images = append(s.Images, Image{Registry: strings.ToLower(server), Repository: repository, Tag: tag, Digest: digest, PushedAt: time.Now()})
 		return nil
 	})
-}
-
-// hasRegistry reports whether a registry with this login server exists.
-func (s *cloudState) hasRegistry(server string) bool {
-	for _, r := range s.Resources {
-		if r.Kind == KindRegistry && r.ProvisioningState != StateDeleting && strings.EqualFold(str(r.Outputs, "loginServer"), server) {
-			return true
-		}
-	}
-	return false
 }
 
 // splitImageName splits "host/repo:tag" into "host/repo" and "tag".

@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
 // Type tokens as the program's SDKs send them.
@@ -110,12 +112,12 @@ type stack struct {
 }
 
 const (
-	acrPullRole  = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-	operatorRole = managedIdentityOperatorRole
+	acrPullRole  = RoleAcrPull
+	operatorRole = RoleManagedIdentityOperator
 )
 
 func roleDef(role string) string {
-	return "/subscriptions/" + SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
+	return "/subscriptions/" + tenant.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
 }
 
 // deployAzure creates what the program creates before the cluster, and the
@@ -158,6 +160,7 @@ func assignmentName(scope, principal, role string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// clusterInputs are the cluster's inputs as the program gives them.
 func clusterInputs(s stack, maxCount int) resource.PropertyMap {
 	return pm(map[string]any{
 		"resourceGroupName": s.rg, "location": "japaneast", "dnsPrefix": "guestbook",
@@ -165,11 +168,16 @@ func clusterInputs(s stack, maxCount int) resource.PropertyMap {
 		"identityProfile": map[string]any{"kubeletidentity": map[string]any{
 			"resourceId": s.kubeletID, "clientId": s.kubeletClient, "objectId": s.kubeletObject,
 		}},
-		"enableRBAC":        true,
-		"oidcIssuerProfile": map[string]any{"enabled": true},
+		"enableRBAC":           true,
+		"aadProfile":           map[string]any{"managed": true, "enableAzureRBAC": true},
+		"disableLocalAccounts": true,
+		"oidcIssuerProfile":    map[string]any{"enabled": true},
 		"agentPoolProfiles": []any{map[string]any{
-			"name": "system", "mode": "System", "count": 2, "minCount": 2, "maxCount": maxCount, "enableAutoScaling": true,
+			"name": "system", "mode": "System", "vmSize": "Standard_D2s_v5", "count": 2, "minCount": 2, "maxCount": maxCount, "enableAutoScaling": true,
 		}},
+		"autoUpgradeProfile": map[string]any{"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"},
+		"networkProfile": map[string]any{"networkPlugin": "azure", "networkPluginMode": "overlay", "networkDataplane": "cilium",
+			"networkPolicy": "cilium", "loadBalancerSku": "standard"},
 	})
 }
 

@@ -4,6 +4,7 @@ package sim
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"sort"
 
@@ -256,4 +257,91 @@ func unwrap(v resource.PropertyValue) resource.PropertyValue {
 			return v
 		}
 	}
+}
+
+// projection is outputs in the shape of inputs: what Azure computes (the kind's
+// Computed paths and read-only properties) taken out.
+func (k *armKind) projection(outputs map[string]any) map[string]any {
+	out := clonePlain(outputs)
+	for _, path := range append(slices.Clone(k.Computed), readOnly[k.Kind]...) {
+		deletePath(out, path)
+	}
+	return out
+}
+
+// deletePath removes path from a plain value; "*" walks every array element.
+func deletePath(v any, path []string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(path) == 1 {
+			delete(x, path[0])
+			return
+		}
+		deletePath(x[path[0]], path[1:])
+	case []any:
+		if path[0] == "*" {
+			for _, e := range x {
+				deletePath(e, path[1:])
+			}
+		}
+	}
+}
+
+// applyChanges returns inputs with what changed between two projections of
+// outputs applied to it, the way azure-native's Read applies the diff of old and
+// new outputs to the old inputs: a value Azure changed is copied in, one it
+// dropped is dropped, and one it did not touch keeps the input's value (or its
+// absence).
+func applyChanges(inputs, oldProj, newProj map[string]any) map[string]any {
+	out := clonePlain(inputs)
+	keys := map[string]bool{}
+	for k := range oldProj {
+		keys[k] = true
+	}
+	for k := range newProj {
+		keys[k] = true
+	}
+	for k := range keys {
+		o, inOld := oldProj[k]
+		n, inNew := newProj[k]
+		switch {
+		case inOld && inNew && reflect.DeepEqual(o, n):
+		case !inNew:
+			delete(out, k)
+		case inOld:
+			out[k] = applyValue(out[k], o, n)
+		default:
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// applyValue applies the change from o to n to the input value in: objects and
+// arrays of objects element by element, anything else replaced.
+func applyValue(in, o, n any) any {
+	om, okO := o.(map[string]any)
+	nm, okN := n.(map[string]any)
+	if okO && okN {
+		im, _ := in.(map[string]any)
+		if im == nil {
+			im = map[string]any{}
+		}
+		return applyChanges(im, om, nm)
+	}
+	oa, okO := o.([]any)
+	na, okN := n.([]any)
+	ia, okI := in.([]any)
+	if okO && okN && okI && len(oa) == len(na) && len(ia) == len(na) {
+		out := make([]any, len(na))
+		for i := range na {
+			if reflect.DeepEqual(oa[i], na[i]) {
+				out[i] = ia[i]
+			} else {
+				out[i] = applyValue(ia[i], oa[i], na[i])
+			}
+		}
+		return out
+	}
+	return n
 }

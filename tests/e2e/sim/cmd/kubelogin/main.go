@@ -13,7 +13,7 @@ import (
 func main() {
 	cloud, err := sim.OpenEnv()
 	if err == nil {
-		err = sim.Kubelogin(cloud, os.Args[1:], os.Stdout)
+		err = sim.Kubelogin(cloud, os.Args[1:], os.Getenv, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
