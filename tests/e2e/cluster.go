@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,14 +37,12 @@ const pullAnnotation = "sim.guestbook.dev/images-pulled"
 // Cluster is a running control plane with kwok nodes.
 type Cluster struct {
 	Kube *Kube
-	// Kubeconfig reaches the API server as its admin, with the CA and a bearer
-	// token inline: what AKS's listClusterUserCredential returns for a cluster
-	// with local accounts.
-	Kubeconfig []byte
 	// Version is the API server's gitVersion.
 	Version string
-	dir     string
-	addr    string
+	// CAFile is the API server's CA certificate.
+	CAFile string
+	dir    string
+	addr   string
 }
 
 // controlPlaneEndpoint is tests/apiserver's endpoint.json.
@@ -107,7 +104,7 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 	if err != nil {
 		return nil, stop, fmt.Errorf("the control plane's URL %q: %w", ep.URL, err)
 	}
-	c = &Cluster{Kube: kube, dir: dir, addr: u.Host}
+	c = &Cluster{Kube: kube, CAFile: ep.CAFile, dir: dir, addr: u.Host}
 	if err := waitFor(ctx, "the API server's /readyz", time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		err := kube.Do(ctx, http.MethodGet, "/readyz", "", nil, nil)
 		if err != nil {
@@ -124,9 +121,6 @@ func StartCluster(ctx context.Context, tools Tools, dir string, opts ClusterOpti
 		return nil, stop, err
 	}
 	c.Version = version.GitVersion
-	if c.Kubeconfig, err = userKubeconfig(ep); err != nil {
-		return nil, stop, err
-	}
 
 	stagesFile := filepath.Join(dir, "kwok-stages.yaml")
 	if err := writeStages(stagesFile, tools.KwokStages, opts); err != nil {
@@ -219,42 +213,6 @@ func (c *Cluster) createPool(ctx context.Context) error {
 
 // Addr is the API server's host:port.
 func (c *Cluster) Addr() string { return c.addr }
-
-// KubeconfigVia is Kubeconfig with the server at addr (host:port) instead, which
-// must forward to Addr: the certificate names 127.0.0.1, whatever the port.
-func (c *Cluster) KubeconfigVia(addr string) ([]byte, error) {
-	var kc map[string]any
-	if err := yaml.Unmarshal(c.Kubeconfig, &kc); err != nil {
-		return nil, err
-	}
-	clusters, _ := kc["clusters"].([]any)
-	if len(clusters) != 1 {
-		return nil, fmt.Errorf("the control plane's kubeconfig has %d clusters, want 1", len(clusters))
-	}
-	entry, _ := clusters[0].(map[string]any)["cluster"].(map[string]any)
-	entry["server"] = "https://" + addr
-	return yaml.Marshal(kc)
-}
-
-// userKubeconfig is the kubeconfig the simulated AKS hands out: server, CA and
-// token inline, as a cluster user credential is.
-func userKubeconfig(ep controlPlaneEndpoint) ([]byte, error) {
-	ca, err := os.ReadFile(ep.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	kc := map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Config",
-		"clusters": []any{map[string]any{"name": "aks", "cluster": map[string]any{
-			"server": ep.URL, "certificate-authority-data": base64.StdEncoding.EncodeToString(ca),
-		}}},
-		"users":           []any{map[string]any{"name": "clusterUser", "user": map[string]any{"token": ep.Token}}},
-		"contexts":        []any{map[string]any{"name": "aks", "context": map[string]any{"cluster": "aks", "user": "clusterUser"}}},
-		"current-context": "aks",
-	}
-	return yaml.Marshal(kc)
-}
 
 // writeStages writes kwok's configuration: kwok's own node, pod and volume stages
 // from its module, with the pod-ready stage gated on the image-pull simulation

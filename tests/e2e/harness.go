@@ -33,6 +33,7 @@ import (
 
 	"github.com/guestbook-aks/guestbook/tests/e2e/sim"
 	"github.com/guestbook-aks/guestbook/tests/stacktest"
+	"github.com/guestbook-aks/guestbook/tests/tenant"
 )
 
 // Harness is one rehearsal's world: the tools, the simulated cloud and cluster,
@@ -45,20 +46,25 @@ type Harness struct {
 	Registry *stacktest.FakeRegistry
 	Pulls    *PullGate
 	// Front is where the simulated AKS's credentials point the stack's
-	// Kubernetes provider: the API server, through a door a scenario can shut.
+	// Kubernetes provider: each cluster's API server endpoint, authorizing as
+	// AKS does, in front of the one real control plane.
 	Front *Front
+	// GitHub is the GitHub Actions ID token service a CI-like run gets its
+	// federated tokens from.
+	GitHub *GitHubOIDC
 	// WorkDir is the project directory the CLI runs in: Pulumi.yaml and the stack
 	// files copied from the repository, app/ linked to it (the image's context).
 	WorkDir string
 	// StateDir is the file backend's directory.
 	StateDir string
 
-	program pulumi.RunFunc
-	env     map[string]string
-	home    string
-	cmd     auto.PulumiCommand
-	outDir  string
-	logf    func(string, ...any)
+	program   pulumi.RunFunc
+	grantWait time.Duration
+	env       map[string]string
+	home      string
+	cmd       auto.PulumiCommand
+	outDir    string
+	logf      func(string, ...any)
 
 	mu  sync.Mutex
 	seq int
@@ -72,12 +78,13 @@ type Options struct {
 	Dir string
 	// Program is the Pulumi program under test.
 	Program pulumi.RunFunc
-	// Latency is the simulated cloud's.
+	// Latency is the simulated cloud's, propagation and replication included.
 	Latency sim.Latency
-	// Propagation is the simulated RBAC propagation delay, in simulated time.
-	Propagation time.Duration
 	// PodStartDelay is a pod's wall time from pulled images to Ready.
 	PodStartDelay time.Duration
+	// GrantWait is guestbook:grantPropagation for every stack, in wall time: the
+	// program's default, scaled like the cloud's times.
+	GrantWait time.Duration
 	// OutDir, if set, receives each command's engine events (E2E_OUT).
 	OutDir string
 	Logf   func(string, ...any)
@@ -92,7 +99,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 			_ = stop()
 		}
 	}()
-	h = &Harness{program: opts.Program, outDir: opts.OutDir, logf: opts.Logf}
+	h = &Harness{program: opts.Program, grantWait: opts.GrantWait, outDir: opts.OutDir, logf: opts.Logf}
 
 	if h.Tools, err = BuildTools(ctx, opts.Repo, filepath.Join(opts.Repo, "bin", "e2e"), opts.Logf); err != nil {
 		return nil, stop, err
@@ -108,20 +115,25 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 	if h.Cloud, err = sim.Open(cloudDir); err != nil {
 		return nil, stop, err
 	}
-	if h.Front, err = NewFront(cluster.Addr()); err != nil {
+	if h.Front, err = NewFront(h.Cloud, cluster.Kube.URL, cluster.CAFile, cluster.Kube.Token); err != nil {
 		return nil, stop, err
 	}
-	stops.add(func() error { h.Front.Shut(); return nil })
-	kubeconfig, err := cluster.KubeconfigVia(h.Front.Addr())
-	if err != nil {
-		return nil, stop, err
-	}
-	if err := h.Cloud.SetKubeconfig(kubeconfig); err != nil {
+	stops.add(h.Front.Close)
+	if err := h.Cloud.SetKubeconfig(h.Front.Kubeconfig()); err != nil {
 		return nil, stop, err
 	}
 	if err := h.Cloud.SetLatency(opts.Latency); err != nil {
 		return nil, stop, err
 	}
+	// A person's `az login`, as the deploying identity: it stays signed in.
+	// A CI-like run signs in with a federated token instead (SignInAsCI).
+	if err := h.Cloud.SetSettings(sim.Settings{SignIn: sim.SignIn{Principal: tenant.DeployerObjectID, At: time.Now()}}); err != nil {
+		return nil, stop, err
+	}
+	if h.GitHub, err = StartGitHubOIDC(); err != nil {
+		return nil, stop, err
+	}
+	stops.add(h.GitHub.Close)
 
 	// The program runs in this process (an inline program), so this process's
 	// environment routes its token exchange to the fake registry. It must be set
@@ -151,7 +163,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 		return nil, stop, err
 	}
 
-	h.Pulls = NewPullGate(h.Cloud, cluster.Kube, opts.Latency.Scale, opts.Propagation)
+	h.Pulls = NewPullGate(h.Cloud, cluster.Kube, h.Front, opts.Latency.Scale)
 	gateCtx, cancelGate := context.WithCancel(context.Background())
 	gateDone := make(chan struct{})
 	go func() { h.Pulls.Run(gateCtx, opts.Logf); close(gateDone) }()
@@ -218,12 +230,16 @@ func (h *Harness) Stack(ctx context.Context, name string, program pulumi.RunFunc
 	// What Pulumi.<stack>.yaml tells every user to do first: name the deploying
 	// identity (here the simulated Azure CLI login) as a cluster admin.
 	for key, value := range map[string]string{
-		"clusterAdmins[0].objectId": sim.AADTokenPrincipal,
-		"clusterAdmins[0].type":     sim.Directory[sim.AADTokenPrincipal],
+		"clusterAdmins[0].objectId": tenant.DeployerObjectID,
+		"clusterAdmins[0].type":     sim.Directory[tenant.DeployerObjectID],
 	} {
 		if err := st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
 			return st, fmt.Errorf("pulumi config set --path %s: %w", key, err)
 		}
+	}
+	// The program's wait for a new grant, in the rehearsal's time.
+	if err := st.SetConfig(ctx, "grantPropagation", auto.ConfigValue{Value: h.grantWait.String()}); err != nil {
+		return st, fmt.Errorf("pulumi config set grantPropagation: %w", err)
 	}
 	return st, nil
 }
@@ -296,6 +312,49 @@ func (r Result) Diagnostics() string {
 	for _, e := range r.Events {
 		if d := e.DiagnosticEvent; d != nil && (d.Severity == "error" || d.Severity == "warning") {
 			fmt.Fprintf(&b, "%s: %s %s\n", d.Severity, shortURN(d.URN), strings.TrimSpace(d.Message))
+		}
+	}
+	return b.String()
+}
+
+// Info returns the engine's info messages, the program's ctx.Log.Info among them.
+func (r Result) Info() string {
+	var b strings.Builder
+	for _, e := range r.Events {
+		if d := e.DiagnosticEvent; d != nil && strings.HasPrefix(d.Severity, "info") {
+			fmt.Fprintf(&b, "%s %s\n", shortURN(d.URN), strings.TrimSpace(d.Message))
+		}
+	}
+	return b.String()
+}
+
+// Why says what went wrong during r, from every side the rehearsal sees: the
+// engine's errors and warnings, the pulls the registry refused (with the kubelet's
+// reason), the requests the clusters' API servers refused, and the operations
+// Azure failed.
+func (h *Harness) Why(r Result) string {
+	var b strings.Builder
+	b.WriteString(r.Diagnostics())
+	// The kubelet retries; one line per pod and reason, with how often.
+	seen, order := map[string]int{}, []string(nil)
+	for _, a := range h.Pulls.Refused(r.Start) {
+		line := fmt.Sprintf("refused pull: pod %s, image %s: %s", a.Pod, a.Image, a.Reason)
+		if seen[line] == 0 {
+			order = append(order, line)
+		}
+		seen[line]++
+	}
+	for _, line := range order {
+		fmt.Fprintf(&b, "%s (%d times)\n", line, seen[line])
+	}
+	for _, q := range h.Front.Refused(r.Start) {
+		fmt.Fprintf(&b, "refused by the API server of %s: %s %s as %s: %s\n", q.ClusterID, q.Method, q.Path, q.Principal, q.Reason)
+	}
+	if ops, err := h.Cloud.Operations(); err == nil {
+		for _, op := range ops {
+			if op.Err != "" && !op.Start.Before(r.Start) {
+				fmt.Fprintf(&b, "Azure refused %s %s %s: %s\n", op.Kind, op.Token, op.Name, op.Err)
+			}
 		}
 	}
 	return b.String()

@@ -124,6 +124,7 @@ type object struct {
 	Metadata struct {
 		Name              string            `json:"name"`
 		Namespace         string            `json:"namespace"`
+		UID               string            `json:"uid"`
 		Labels            map[string]string `json:"labels"`
 		Annotations       map[string]string `json:"annotations"`
 		DeletionTimestamp string            `json:"deletionTimestamp"`
@@ -171,4 +172,18 @@ func waitFor(ctx context.Context, what string, timeout, interval time.Duration, 
 		case <-time.After(interval):
 		}
 	}
+}
+
+// str returns the string at path in a JSON-like map, or "".
+func str(m map[string]any, path ...string) string {
+	var v any = m
+	for _, k := range path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = obj[k]
+	}
+	s, _ := v.(string)
+	return s
 }

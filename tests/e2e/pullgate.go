@@ -1,6 +1,8 @@
-// pullgate.go: the registry's side of a node pulling an image, simulated. kwok
-// starts a pod only once its images are pulled; this decides when that is, the
-// way ACR and Azure RBAC would.
+// pullgate.go: a node pulling a pod's images, simulated. kwok starts a pod only
+// once its images are pulled; this decides when that is, as the registry decides
+// for the kubelet (sim.Cloud.PullRefusal), and reports a refusal as the kubelet
+// does: Warning events on the pod and the container waiting in ErrImagePull, then
+// ImagePullBackOff.
 
 package e2e
 
@@ -14,35 +16,29 @@ import (
 	"github.com/guestbook-aks/guestbook/tests/e2e/sim"
 )
 
-// acrPullRoleID is the built-in AcrPull role definition's GUID.
-const acrPullRoleID = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-
-// PullGate lets a node pull an image from a registry of the simulated cloud only
-// when a kubelet identity of a cluster there holds AcrPull on that registry and
-// the assignment has existed for the RBAC propagation delay; until then the pull
-// is refused (401 from <registry>/oauth2/token) and retried with the kubelet's
-// back-off: 10 s doubling to 5 min. Images from elsewhere (Docker Hub) are
-// pulled at once.
+// PullGate pulls for the pods of kube, as the kubelet of the cluster each pod
+// belongs to (the front knows which cluster wrote its namespace). A refused pull
+// is retried with the kubelet's back-off: 10 s doubling to 5 min.
 type PullGate struct {
 	cloud *sim.Cloud
 	kube  *Kube
+	front *Front
 	// scale is the wall time of one simulated second.
 	scale time.Duration
 
-	mu sync.Mutex
-	// propagation is the RBAC propagation delay in simulated time.
-	propagation time.Duration
-	pods        map[string]*pullState
-	attempts    []PullAttempt
+	mu       sync.Mutex
+	pods     map[string]*pullState
+	attempts []PullAttempt
 }
 
 // PullAttempt is one pull of a pod's images.
 type PullAttempt struct {
-	Pod     string // namespace/name
-	Image   string // the first image refused, or the pod's first image
-	At      time.Time
-	Granted bool
-	Reason  string
+	Pod       string // namespace/name
+	ClusterID string
+	Image     string // the first image refused, or the pod's first image
+	At        time.Time
+	Granted   bool
+	Reason    string
 }
 
 type pullState struct {
@@ -50,16 +46,17 @@ type pullState struct {
 	next     time.Time
 }
 
-// NewPullGate returns a gate over cloud for the pods of kube.
-func NewPullGate(cloud *sim.Cloud, kube *Kube, scale, propagation time.Duration) *PullGate {
-	return &PullGate{cloud: cloud, kube: kube, scale: scale, propagation: propagation, pods: map[string]*pullState{}}
+// NewPullGate returns a gate over cloud for the pods of kube, whose clusters
+// front knows.
+func NewPullGate(cloud *sim.Cloud, kube *Kube, front *Front, scale time.Duration) *PullGate {
+	return &PullGate{cloud: cloud, kube: kube, front: front, scale: scale, pods: map[string]*pullState{}}
 }
 
-// Reset forgets every pull and sets the propagation delay for the next ones.
-func (g *PullGate) Reset(propagation time.Duration) {
+// Reset forgets every pull.
+func (g *PullGate) Reset() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.propagation, g.pods, g.attempts = propagation, map[string]*pullState{}, nil
+	g.pods, g.attempts = map[string]*pullState{}, nil
 }
 
 // Attempts returns every pull so far.
@@ -67,6 +64,17 @@ func (g *PullGate) Attempts() []PullAttempt {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]PullAttempt(nil), g.attempts...)
+}
+
+// Refused returns the refused pulls since since.
+func (g *PullGate) Refused(since time.Time) []PullAttempt {
+	var out []PullAttempt
+	for _, a := range g.Attempts() {
+		if !a.Granted && !a.At.Before(since) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Run pulls for scheduled pods until ctx ends.
@@ -90,7 +98,6 @@ func (g *PullGate) step(ctx context.Context) error {
 	if err := g.kube.Get(ctx, "/api/v1/pods", &pods); err != nil {
 		return err
 	}
-	var resources []sim.Resource
 	for _, p := range pods.Items {
 		key := p.Metadata.Namespace + "/" + p.Metadata.Name
 		if p.Spec.NodeName == "" || p.Metadata.DeletionTimestamp != "" || p.Metadata.Annotations[pullAnnotation] == "true" {
@@ -103,29 +110,28 @@ func (g *PullGate) step(ctx context.Context) error {
 			g.pods[key] = st
 		}
 		due := !time.Now().Before(st.next)
-		propagation := g.propagation
 		g.mu.Unlock()
 		if !due {
 			continue
 		}
-		if resources == nil {
-			var err error
-			if resources, err = g.cloud.Resources(); err != nil {
-				return err
-			}
-		}
-		attempt := PullAttempt{Pod: key, At: time.Now(), Granted: true}
+		attempt := PullAttempt{Pod: key, At: time.Now(), Granted: true, ClusterID: g.front.Owner(p.Metadata.Namespace)}
+		var refused container
 		for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
 			if attempt.Image == "" {
 				attempt.Image = c.Image
 			}
-			if reason := g.refusal(resources, c.Image, attempt.At, propagation); reason != "" {
-				attempt.Image, attempt.Granted, attempt.Reason = c.Image, false, reason
+			reason, err := g.refusal(attempt.ClusterID, c.Image, attempt.At)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				attempt.Image, attempt.Granted, attempt.Reason, refused = c.Image, false, reason, c
 				break
 			}
 		}
 		g.mu.Lock()
 		g.attempts = append(g.attempts, attempt)
+		failures := st.failures
 		if !attempt.Granted {
 			st.failures++
 			backoff := 10 * time.Second << (st.failures - 1)
@@ -135,98 +141,73 @@ func (g *PullGate) step(ctx context.Context) error {
 			st.next = attempt.At.Add(g.wall(backoff))
 		}
 		g.mu.Unlock()
-		if attempt.Granted {
-			patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{pullAnnotation: "true"}}}
-			if err := g.kube.MergePatch(ctx, "/api/v1/namespaces/"+p.Metadata.Namespace+"/pods/"+p.Metadata.Name, patch); err != nil && !IsNotFound(err) {
+		if !attempt.Granted {
+			if err := g.reportRefusal(ctx, p, refused, attempt.Reason, failures > 0); err != nil && !IsNotFound(err) {
 				return err
 			}
+			continue
+		}
+		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{pullAnnotation: "true"}}}
+		if err := g.kube.MergePatch(ctx, "/api/v1/namespaces/"+p.Metadata.Namespace+"/pods/"+p.Metadata.Name, patch); err != nil && !IsNotFound(err) {
+			return err
 		}
 	}
 	return nil
 }
 
+// refusal returns why a node of cluster clusterID cannot pull image at now.
+func (g *PullGate) refusal(clusterID, image string, now time.Time) (string, error) {
+	if !strings.Contains(strings.SplitN(image, "/", 2)[0], ".azurecr.io") {
+		return "", nil
+	}
+	if clusterID == "" {
+		return "the pod's namespace was written through no cluster's API server, so no kubelet identity pulls for it", nil
+	}
+	return g.cloud.PullRefusal(clusterID, image, now)
+}
+
+// reportRefusal does what the kubelet does when a pull fails: a Warning event
+// "Failed" with the registry's answer and one "Error: ErrImagePull" (after the
+// first failure, "Back-off pulling image"), and the container waiting with that
+// reason, which the Kubernetes provider's rollout await reports.
+func (g *PullGate) reportRefusal(ctx context.Context, p pod, c container, reason string, backingOff bool) error {
+	now := time.Now().UTC().Format(time.RFC3339)
+	waiting := "ErrImagePull"
+	events := []map[string]string{
+		{"reason": "Failed", "message": fmt.Sprintf("Failed to pull image %q: %s", c.Image, reason)},
+		{"reason": "Failed", "message": "Error: ErrImagePull"},
+	}
+	if backingOff {
+		waiting = "ImagePullBackOff"
+		events = append(events, map[string]string{"reason": "BackOff", "message": fmt.Sprintf("Back-off pulling image %q", c.Image)})
+	}
+	for _, e := range events {
+		ev := map[string]any{
+			"apiVersion": "v1", "kind": "Event",
+			"metadata": map[string]any{"generateName": p.Metadata.Name + ".", "namespace": p.Metadata.Namespace},
+			"involvedObject": map[string]any{
+				"apiVersion": "v1", "kind": "Pod", "namespace": p.Metadata.Namespace, "name": p.Metadata.Name,
+				"uid": p.Metadata.UID, "fieldPath": "spec.containers{" + c.Name + "}",
+			},
+			"reason": e["reason"], "message": e["message"], "type": "Warning",
+			"source":         map[string]any{"component": "kubelet", "host": p.Spec.NodeName},
+			"firstTimestamp": now, "lastTimestamp": now, "count": 1,
+		}
+		if err := g.kube.Create(ctx, "/api/v1/namespaces/"+p.Metadata.Namespace+"/events", ev); err != nil {
+			return err
+		}
+	}
+	status := map[string]any{"status": map[string]any{
+		"phase": "Pending",
+		"containerStatuses": []any{map[string]any{
+			"name": c.Name, "image": c.Image, "imageID": "", "ready": false, "restartCount": 0,
+			"state": map[string]any{"waiting": map[string]any{"reason": waiting, "message": reason}},
+		}},
+	}}
+	return g.kube.MergePatch(ctx, "/api/v1/namespaces/"+p.Metadata.Namespace+"/pods/"+p.Metadata.Name+"/status", status)
+}
+
 // wall converts simulated time to wall time.
 func (g *PullGate) wall(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / float64(time.Second) * float64(g.scale))
-}
-
-// refusal returns why the registry refuses image to a node at now, or "".
-func (g *PullGate) refusal(resources []sim.Resource, image string, now time.Time, propagation time.Duration) string {
-	host := strings.SplitN(image, "/", 2)[0]
-	if !strings.HasSuffix(host, ".azurecr.io") {
-		return ""
-	}
-	var registryID string
-	kubelets := map[string]bool{}
-	for _, r := range resources {
-		switch r.Type {
-		case "Microsoft.ContainerRegistry/registries":
-			if strings.EqualFold(str(r.Outputs, "loginServer"), host) {
-				registryID = r.ID
-			}
-		case "Microsoft.ContainerService/managedClusters":
-			if id := str(r.Inputs, "identityProfile", "kubeletidentity", "objectId"); id != "" {
-				kubelets[id] = true
-			}
-		}
-	}
-	if registryID == "" {
-		return fmt.Sprintf("%s: no such registry", host)
-	}
-	reason := fmt.Sprintf("401 Unauthorized from https://%s/oauth2/token: no kubelet identity holds AcrPull on %s", host, registryID)
-	for _, r := range resources {
-		if r.Type != "Microsoft.Authorization/roleAssignments" ||
-			!strings.EqualFold(str(r.Inputs, "scope"), registryID) ||
-			!strings.HasSuffix(strings.ToLower(str(r.Inputs, "roleDefinitionId")), "/"+acrPullRoleID) ||
-			!kubelets[str(r.Inputs, "principalId")] {
-			continue
-		}
-		effective := r.ReadyAt.Add(g.wall(propagation))
-		if !now.Before(effective) {
-			return g.missing(resources, host, registryID, image)
-		}
-		reason = fmt.Sprintf("401 Unauthorized from https://%s/oauth2/token: AcrPull assigned %s ago, not yet propagated",
-			host, now.Sub(r.ReadyAt).Round(time.Millisecond))
-	}
-	return reason
-}
-
-// missing returns why a granted pull of image still fails, or "": its repository
-// holds no pushed image and no cache rule of the registry maps it (404).
-func (g *PullGate) missing(resources []sim.Resource, host, registryID, image string) string {
-	repo := strings.TrimPrefix(image, host+"/")
-	repo, _, _ = strings.Cut(repo, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	for _, r := range resources {
-		if r.Kind == sim.KindCacheRule && r.ProvisioningState == sim.StateSucceeded &&
-			strings.HasPrefix(r.ID, registryID+"/") && str(r.Inputs, "targetRepository") == repo {
-			return ""
-		}
-	}
-	images, err := g.cloud.Images()
-	if err != nil {
-		return err.Error()
-	}
-	for _, img := range images {
-		if strings.EqualFold(img.Registry, host) && img.Repository == repo {
-			return ""
-		}
-	}
-	return fmt.Sprintf("404 manifest unknown from https://%s/v2/%s: no image pushed there and no cache rule maps it", host, repo)
-}
-
-// str returns the string at path in a JSON-like map, or "".
-func str(m map[string]any, path ...string) string {
-	var v any = m
-	for _, k := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = obj[k]
-	}
-	s, _ := v.(string)
-	return s
 }
