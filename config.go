@@ -48,8 +48,9 @@ type Config struct {
 	// and replacements stop at them until unprotected.
 	Protect bool // guestbook:protect
 
-	// GrantPropagation is how old a Managed Identity Operator grant must be before
-	// the cluster's create goes to AKS (see infra.AzureArgs.GrantPropagation).
+	// GrantPropagation is how old a new grant must be before what needs it is
+	// sent: the cluster's create, the first Kubernetes call (see
+	// infra.AzureArgs.GrantPropagation).
 	GrantPropagation time.Duration // guestbook:grantPropagation
 
 	// Stack is the stack's name; a stack named prod must meet the production rules.

@@ -33,8 +33,10 @@ type AzureArgs struct {
 	Protect bool
 	// UpstreamImages are public images the workload pulls through the registry.
 	UpstreamImages []UpstreamImage
-	// GrantPropagation is how old the Managed Identity Operator grant must be
-	// before the cluster's create is sent: AKS refuses one it does not see yet.
+	// GrantPropagation is how old a grant must be before what needs it is sent:
+	// the Managed Identity Operator grant before the cluster's create (AKS refuses
+	// one it does not see yet), each cluster-admin grant before the first
+	// Kubernetes call (the API server answers 403 until it propagates).
 	GrantPropagation time.Duration
 
 	// sleep waits out GrantPropagation; nil means the clock. Package tests record it.
