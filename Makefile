@@ -12,7 +12,7 @@ GO ?= go
 # go.mod does not carry k8s.io/kubernetes).
 MODULES := . app/guestbook tests/apiserver
 
-.PHONY: help test e2e e2e-bench bench-app lint fmt-check vet staticcheck actionlint build preview up plan clean
+.PHONY: help test e2e e2e-bench mutants bench-app lint fmt-check vet staticcheck actionlint build preview up plan clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -33,6 +33,11 @@ e2e: ## rehearse the whole stack under the real pulumi CLI, offline (E2E_OUT=dir
 
 e2e-bench: ## time a first deploy under the real engine: this stack's order vs the original one
 	$(GO) test $(E2E_TAGS) -run '^TestDeployOrder$$' -count=1 -timeout 60m -v .
+
+mutants: ## prove each safety line load-bearing: one named mutation at a time, killed by the cheapest lane (slow; not part of make test)
+	# MUTANTS_FLAGS passes the runner's flags, e.g. MUTANTS_FLAGS='-only image-by-tag -lanes unit'.
+	# Writes the table to docs/mutants.md; fails if any mutant survives.
+	$(GO) run ./tests/cmd/mutants -out docs/mutants.md $(MUTANTS_FLAGS)
 
 bench-app: ## load-test the guestbook server and Redis on loopback: req/s, p50, p99 per path vs GET /healthz
 	# Run it on a quiet machine: the load driver, the server and Redis share its cores.

@@ -87,6 +87,13 @@ func BuildTools(ctx context.Context, repo, root string, logf func(string, ...any
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return Tools{}, err
 	}
+	// The real path: the rehearsal finds its CLI and plugins among the running
+	// processes by /proc/<pid>/exe, which names no symlink (the mutation check's
+	// copy of the repository links bin/ to the checkout's).
+	if root, err = filepath.EvalSymlinks(root); err != nil {
+		return Tools{}, err
+	}
+	bin = filepath.Join(root, "bin")
 	// Two builds at a time: one go build leaves a core idle while it links or
 	// waits on a long chain of packages, and the CLI and the provider (first in
 	// the list, the two longest) share almost no compiled package, so running
