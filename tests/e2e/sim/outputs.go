@@ -69,7 +69,12 @@ func (k *armKind) outputs(s *cloudState, r *Resource, prev map[string]any, now t
 		keep("clientId", func() any { return uuid.NewString() })
 		out["tenantId"] = tenant.TenantID
 	case KindRoleAssignment:
-		keep("createdOn", func() any { return armTime(now) })
+		// ARM stamps createdOn when it writes the assignment, and propagation
+		// starts from that write. The strictest reading of the create's latency
+		// puts the write at its end, where the simulated propagation starts too
+		// (rbac.go): a program that waits from createdOn waits no less than Azure
+		// needs.
+		keep("createdOn", func() any { return armTime(r.ReadyAt) })
 		out["updatedOn"] = armTime(now)
 		out["createdBy"] = deployer
 		out["updatedBy"] = deployer
