@@ -744,30 +744,19 @@ func (s *rehearsal) destroy(t *testing.T, ctx context.Context) {
 // eventIndex is when each resource's step began and finished, by event sequence.
 type eventIndex struct {
 	began, done map[string]int
-	urns        map[string]string // "type name" -> URN
 }
 
 func indexEvents(r Result) eventIndex {
-	ix := eventIndex{began: map[string]int{}, done: map[string]int{}, urns: map[string]string{}}
+	ix := eventIndex{began: map[string]int{}, done: map[string]int{}}
 	for _, e := range r.Events {
 		if pre := e.ResourcePreEvent; pre != nil && pre.Metadata.Op != apitype.OpSame {
 			ix.began[pre.Metadata.URN] = e.Sequence
-			ix.urns[shortURN(pre.Metadata.URN)] = pre.Metadata.URN
 		}
 		if out := e.ResOutputsEvent; out != nil && out.Metadata.Op != apitype.OpSame {
 			ix.done[out.Metadata.URN] = e.Sequence
 		}
 	}
 	return ix
-}
-
-func (ix eventIndex) urn(t *testing.T, short string) string {
-	t.Helper()
-	u, ok := ix.urns[short]
-	if !ok {
-		t.Fatalf("no step for %s in the engine's events", short)
-	}
-	return u
 }
 
 // refreshed returns the resources a refresh found gone and found changed.
@@ -1035,14 +1024,6 @@ func shortURNs(urns []string) []string {
 	out := make([]string, len(urns))
 	for i, u := range urns {
 		out[i] = shortURN(u)
-	}
-	return out
-}
-
-func urnsOf[T ~string](in []T) []string {
-	out := make([]string, len(in))
-	for i, u := range in {
-		out[i] = string(u)
 	}
 	return out
 }

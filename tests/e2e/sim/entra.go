@@ -182,7 +182,7 @@ func Kubelogin(c *Cloud, args []string, getenv func(string) string, stdout io.Wr
 func azureCLIPrincipal(in SignIn, now time.Time) (string, error) {
 	switch {
 	case in.Principal == "":
-		return "", errors.New("kubelogin (simulated): ERROR: Please run 'az login' to setup account.")
+		return "", errors.New("kubelogin (simulated): ERROR: Please run 'az login' to setup account")
 	case in.Federated && !now.Before(in.At.Add(in.AssertionLifetime)):
 		// What the Azure CLI answers when its federated token is stale.
 		return "", fmt.Errorf("kubelogin (simulated): failed to get token: ERROR: AADSTS700024: Client assertion is not within its valid time range. "+
