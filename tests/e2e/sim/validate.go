@@ -59,6 +59,9 @@ var (
 	registryNameRE      = regexp.MustCompile(`^[A-Za-z0-9]{5,50}$`)
 	// dnsPrefixRE is AKS's rule for dnsPrefix: 1-54 letters, digits and hyphens,
 	// beginning and ending with a letter or digit.
+	// The pattern of ManagedClusterProperties.dnsPrefix in the AKS REST API spec
+	// (azure-rest-api-specs, containerservice managedClusters.json) and the naming
+	// rules, https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftcontainerservice.
 	dnsPrefixRE = regexp.MustCompile(`^[A-Za-z0-9]$|^[A-Za-z0-9][-A-Za-z0-9]{0,52}[A-Za-z0-9]$`)
 )
 
@@ -70,6 +73,8 @@ func validateName(name string, re *regexp.Regexp, what, rule string) error {
 }
 
 func validateRegistry(s *cloudState, r *Resource) error {
+	// Registry names: 5-50 alphanumerics, globally unique (resource-name-rules#microsoftcontainerregistry;
+	// https://learn.microsoft.com/azure/container-registry/container-registry-get-started-portal).
 	if !registryNameRE.MatchString(r.Name) {
 		return armError(400, "InvalidResourceName", fmt.Sprintf(
 			"Resource name '%s' is invalid: registry names may contain alpha numeric characters only and must be between 5 and 50 characters.", r.Name))
@@ -83,6 +88,8 @@ func validateRegistry(s *cloudState, r *Resource) error {
 	if !slices.Contains([]string{"Basic", "Standard", "Premium"}, sku) {
 		return armError(400, "InvalidSku", fmt.Sprintf("The SKU '%s' is not valid. Valid SKUs are Basic, Standard, Premium.", sku))
 	}
+	// Zone redundancy is a Premium feature, set at create only
+	// (https://learn.microsoft.com/azure/container-registry/zone-redundancy).
 	if str(r.Inputs, "zoneRedundancy") == "Enabled" && sku != "Premium" {
 		return armError(400, "ZoneRedundancyNotSupportedForSku", "Zone redundancy is supported only for registries of the Premium SKU.")
 	}
@@ -137,6 +144,9 @@ func validateRoleAssignment(s *cloudState, r *Resource, now time.Time, lat Laten
 	case principalType != "" && principalType != actual:
 		return errUnmatchedPrincipalType(principal, actual, principalType)
 	}
+	// One assignment per principal, role and scope: RoleAssignmentExists
+	// (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting,
+	// "The role assignment already exists").
 	role := roleGUID(str(in, "roleDefinitionId"))
 	for _, o := range s.Resources {
 		if o.Kind == KindRoleAssignment && strings.EqualFold(str(o.Inputs, "scope"), scope) &&
@@ -171,6 +181,8 @@ func validateCacheRule(s *cloudState, r *Resource) error {
 		return armError(400, "EnforceDockerAuthentication",
 			"Cannot create cache rule pointing to Docker Hub without credentials. Please add a credential set to cache rule.")
 	}
+	// A registry maps each target repository once
+	// (https://learn.microsoft.com/azure/container-registry/artifact-cache-overview).
 	for _, o := range s.Resources {
 		if o.Kind == KindCacheRule && strings.HasPrefix(o.ID, registryID+"/") && str(o.Inputs, "targetRepository") == str(in, "targetRepository") {
 			return armError(409, "CacheRuleTargetRepositoryConflict", fmt.Sprintf(
@@ -204,6 +216,10 @@ func validateClusterSpec(in map[string]any) error {
 		return armError(400, "InvalidDNSPrefix", fmt.Sprintf(
 			"DNS prefix '%s' is invalid: it must contain between 1 and 54 characters, only letters, numbers and hyphens, and start and end with a letter or number.", p))
 	}
+	// Only the region's supported versions, MAJOR.MINOR or a full patch
+	// (https://learn.microsoft.com/azure/aks/supported-kubernetes-versions; API reference of
+	// kubernetesVersion: "When <major.minor> is specified, the latest supported GA patch
+	// version is chosen automatically").
 	if v := str(in, "kubernetesVersion"); v != "" {
 		m := versionRE.FindStringSubmatch(v)
 		if m == nil || !slices.Contains(supportedKubernetesMinors, m[1]) {
@@ -223,6 +239,8 @@ func validateClusterSpec(in map[string]any) error {
 			system++
 		}
 		count, hasCount := num(pool, "count")
+		// The autoscaler's bounds and count (https://learn.microsoft.com/azure/aks/cluster-autoscaler:
+		// minCount and maxCount are required with it, and count must lie between them).
 		if auto, _ := pool["enableAutoScaling"].(bool); auto {
 			lo, okLo := num(pool, "minCount")
 			hi, okHi := num(pool, "maxCount")
@@ -247,9 +265,14 @@ func validateClusterSpec(in map[string]any) error {
 			}
 		}
 	}
+	// https://learn.microsoft.com/azure/aks/use-system-pools: "every AKS cluster must
+	// contain at least one system node pool".
 	if system == 0 {
 		return armError(400, "MustDefineAtLeastOneSystemPool", "Must define at least one system pool.")
 	}
+	// Overlay and the Cilium dataplane need Azure CNI, and Cilium enforces policy itself
+	// (https://learn.microsoft.com/azure/aks/azure-cni-overlay,
+	// https://learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium).
 	net := obj(in, "networkProfile")
 	plugin, mode, dataplane, policy := str(net, "networkPlugin"), str(net, "networkPluginMode"), str(net, "networkDataplane"), str(net, "networkPolicy")
 	switch {
@@ -262,6 +285,9 @@ func validateClusterSpec(in map[string]any) error {
 	case policy == "cilium" && dataplane != "cilium":
 		return invalid("networkProfile.networkPolicy", "networkPolicy cilium requires networkDataplane cilium.")
 	}
+	// Azure RBAC for Kubernetes needs managed Entra integration
+	// (https://learn.microsoft.com/azure/aks/manage-azure-rbac), and so do disabled local
+	// accounts (https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad).
 	aad := obj(in, "aadProfile")
 	managed, _ := aad["managed"].(bool)
 	if azureRBAC, _ := aad["enableAzureRBAC"].(bool); azureRBAC && !managed {
@@ -322,6 +348,9 @@ func validateKubeletIdentity(s *cloudState, in map[string]any, now time.Time, la
 // change in place is refused (azure-native sends these as updates, as its
 // replace rules do not cover them).
 func (k *armKind) validateUpdate(s *cloudState, r *Resource, olds, news map[string]any, now time.Time, lat Latency) error {
+	// One operation at a time on a resource: AKS answers OperationNotAllowed "Another
+	// operation (...) is in progress" (https://aka.ms/aks-pending-operation,
+	// https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/create-upgrade-delete/operationnotallowed).
 	if r.ProvisioningState != StateSucceeded && now.Before(r.ReadyAt) {
 		return errAnotherOperation(r)
 	}
@@ -330,6 +359,9 @@ func (k *armKind) validateUpdate(s *cloudState, r *Resource, olds, news map[stri
 	}
 	switch k.Kind {
 	case KindRoleAssignment:
+		// ARM refuses changing an assignment in place with RoleAssignmentUpdateNotPermitted
+		// "Tenant ID, application ID, principal ID, and scope are not allowed to be updated"
+		// (seen in ARM template deployments, e.g. jasonmasten.com 2021-04-13).
 		if !strings.EqualFold(roleGUID(str(olds, "roleDefinitionId")), roleGUID(str(news, "roleDefinitionId"))) {
 			return armError(400, "RoleAssignmentUpdateNotPermitted",
 				"Tenant ID, application ID, principal ID, and scope are not allowed to be updated. The role definition of an assignment cannot change either: delete it and create another.")
@@ -361,12 +393,16 @@ func (k *armKind) validateUpdate(s *cloudState, r *Resource, olds, news map[stri
 				}
 			}
 		}
+		// "You can't disable managed Microsoft Entra integration once it's enabled"
+		// (https://learn.microsoft.com/azure/aks/enable-authentication-microsoft-entra-id).
 		if was, _ := obj(olds, "aadProfile")["managed"].(bool); was {
 			if still, _ := obj(news, "aadProfile")["managed"].(bool); !still {
 				return armError(400, "BadRequest", "Managed Microsoft Entra integration cannot be disabled once enabled.")
 			}
 		}
 		oldV, newV := str(r.Outputs, "currentKubernetesVersion"), str(news, "kubernetesVersion")
+		// AKS upgrades only: "downgrades aren't supported"
+		// (https://learn.microsoft.com/azure/aks/upgrade-aks-cluster).
 		if newV != "" && compareVersions(newV, oldV) < 0 {
 			return armError(400, "OperationNotAllowed", fmt.Sprintf(
 				"Downgrading kubernetes version from %s to %s is not allowed.", oldV, newV))
