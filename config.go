@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -34,6 +35,31 @@ type Config struct {
 	ImageTag          string // guestbook:imageTag
 	ServiceType       string // guestbook:serviceType
 	RedisImage        string // guestbook:redisImage
+
+	// The system pool runs only critical add-ons (it is tainted CriticalAddonsOnly);
+	// NodeCount, NodeMaxCount and NodeVMSize size the user pool the app runs on.
+	SystemNodeCount    int    // guestbook:systemNodeCount
+	SystemNodeMaxCount int    // guestbook:systemNodeMaxCount
+	SystemNodeVMSize   string // guestbook:systemNodeVmSize
+	// OSDiskType is both pools' OS disk: Managed, or Ephemeral on the VM size's
+	// temp disk (sizes in ephemeralOSDiskGB only).
+	OSDiskType string // guestbook:osDiskType
+
+	// ClusterTier is the AKS pricing tier: Free, or Standard with the uptime SLA.
+	ClusterTier string // guestbook:clusterTier
+	// AzurePolicy turns on the Azure Policy add-on.
+	AzurePolicy bool // guestbook:azurePolicy
+	// Monitoring adds a Log Analytics workspace, Container insights and the
+	// cluster's and registry's diagnostic settings; LogRetentionDays is how long
+	// the workspace keeps them.
+	Monitoring       bool // guestbook:monitoring
+	LogRetentionDays int  // guestbook:logRetentionDays
+	// AutoUpgradeWindow and NodeOSUpgradeWindow are the planned maintenance
+	// windows of the patch and node-image channels; nil means any time.
+	AutoUpgradeWindow   *MaintenanceWindow // guestbook:autoUpgradeWindow
+	NodeOSUpgradeWindow *MaintenanceWindow // guestbook:nodeOSUpgradeWindow
+	// RegistryZoneRedundancy makes the (Premium) registry zone-redundant.
+	RegistryZoneRedundancy bool // guestbook:registryZoneRedundancy
 
 	// ClusterAdmins are the Entra principals (users, groups, service principals)
 	// granted "Azure Kubernetes Service RBAC Cluster Admin": with local accounts
@@ -85,7 +111,27 @@ const (
 	keyWriteBurst        = "guestbook:writeBurst"
 	keyMaxEntries        = "guestbook:maxEntries"
 	keyGrantPropagation  = "guestbook:grantPropagation"
+	keySystemNodeCount   = "guestbook:systemNodeCount"
+	keySystemNodeMax     = "guestbook:systemNodeMaxCount"
+	keySystemNodeVMSize  = "guestbook:systemNodeVmSize"
+	keyOSDiskType        = "guestbook:osDiskType"
+	keyClusterTier       = "guestbook:clusterTier"
+	keyAzurePolicy       = "guestbook:azurePolicy"
+	keyMonitoring        = "guestbook:monitoring"
+	keyLogRetentionDays  = "guestbook:logRetentionDays"
+	keyAutoUpgradeWindow = "guestbook:autoUpgradeWindow"
+	keyNodeOSWindow      = "guestbook:nodeOSUpgradeWindow"
+	keyRegistryZoneRed   = "guestbook:registryZoneRedundancy"
 )
+
+// MaintenanceWindow is a weekly planned maintenance window, as configured:
+// {dayOfWeek, startTime, durationHours, utcOffset}.
+type MaintenanceWindow struct {
+	DayOfWeek     string `json:"dayOfWeek"`
+	StartTime     string `json:"startTime"`
+	DurationHours int    `json:"durationHours"`
+	UTCOffset     string `json:"utcOffset"`
+}
 
 // prodStack is the stack the production rules apply to (Pulumi.prod.yaml).
 const prodStack = "prod"
@@ -97,13 +143,25 @@ func DefaultConfig() Config {
 		// Basic: the guestbook pushes one small image; Standard/Premium buy storage,
 		// throughput and geo-replication it does not need.
 		AcrSku: "Basic",
-		// Two nodes so a node drain or upgrade never takes every replica down at once;
-		// the autoscaler may add one more under load.
-		NodeCount:    2,
-		NodeMaxCount: 3,
+		// Dev runs two nodes, as before the pools were split: one system node for
+		// the add-ons, one user node for the app, which the autoscaler may grow
+		// to three under load. The prod stack runs three of each, one per zone.
+		NodeCount:          1,
+		NodeMaxCount:       3,
+		SystemNodeCount:    1,
+		SystemNodeMaxCount: 2,
 		// D2s v5: 2 vCPU / 8 GiB, the smallest general-purpose size AKS recommends for
-		// system pools, and available in most regions.
-		NodeVMSize: "Standard_D2s_v5",
+		// system pools, and available in most regions. It has no temp disk, so
+		// its OS disk is managed; prod's D4ds v5 carries an ephemeral one.
+		NodeVMSize:       "Standard_D2s_v5",
+		SystemNodeVMSize: "Standard_D2s_v5",
+		OSDiskType:       "Managed",
+		// Free: no uptime SLA, which a dev cluster does not need; prod is Standard.
+		ClusterTier: "Free",
+		// Log Analytics bills per GB ingested: dev opts in. 30 days is what a
+		// workspace keeps at no retention charge.
+		Monitoring:       false,
+		LogRetentionDays: 30,
 		// Empty: AKS picks its default version; the patch auto-upgrade channel keeps it current.
 		KubernetesVersion: "",
 		// Ten minutes: Azure documents up to 10 minutes for a role assignment to take
@@ -263,6 +321,34 @@ func parseConfig(stack string, lookup func(key string) string) (Config, error) {
 	num(keyWriteBurst, &cfg.WriteBurst)
 	num(keyMaxEntries, &cfg.MaxEntries)
 	duration(keyGrantPropagation, &cfg.GrantPropagation)
+	num(keySystemNodeCount, &cfg.SystemNodeCount)
+	num(keySystemNodeMax, &cfg.SystemNodeMaxCount)
+	str(keySystemNodeVMSize, &cfg.SystemNodeVMSize)
+	str(keyOSDiskType, &cfg.OSDiskType)
+	str(keyClusterTier, &cfg.ClusterTier)
+	boolean(keyAzurePolicy, &cfg.AzurePolicy)
+	boolean(keyMonitoring, &cfg.Monitoring)
+	num(keyLogRetentionDays, &cfg.LogRetentionDays)
+	boolean(keyRegistryZoneRed, &cfg.RegistryZoneRedundancy)
+	for _, w := range []struct {
+		key string
+		dst **MaintenanceWindow
+	}{{keyAutoUpgradeWindow, &cfg.AutoUpgradeWindow}, {keyNodeOSWindow, &cfg.NodeOSUpgradeWindow}} {
+		key, dst := w.key, w.dst
+		v := lookup(key)
+		if v == "" {
+			continue
+		}
+		w := &MaintenanceWindow{}
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(w); err != nil {
+			unparsed(key, v, "must be {dayOfWeek, startTime, durationHours, utcOffset}: pulumi config set --path '"+
+				strings.TrimPrefix(key, "guestbook:")+".dayOfWeek' Sunday (and .startTime 02:00, .durationHours 4, .utcOffset +09:00)")
+			continue
+		}
+		*dst = w
+	}
 
 	errs = append(errs, cfg.problems()...)
 	if len(errs) > 0 {
@@ -360,6 +446,15 @@ func (c Config) problems() []error {
 	if strings.TrimSpace(c.NodeVMSize) == "" {
 		fail(keyNodeVMSize, c.NodeVMSize, "must not be empty")
 	}
+	sysOK := between(keySystemNodeCount, c.SystemNodeCount, 1, 100)
+	if between(keySystemNodeMax, c.SystemNodeMaxCount, 1, 100) && sysOK && c.SystemNodeMaxCount < c.SystemNodeCount {
+		fail(keySystemNodeMax, strconv.Itoa(c.SystemNodeMaxCount),
+			fmt.Sprintf("must be at least %s (%d): the autoscaler scales between the two", keySystemNodeCount, c.SystemNodeCount))
+	}
+	if strings.TrimSpace(c.SystemNodeVMSize) == "" {
+		fail(keySystemNodeVMSize, c.SystemNodeVMSize, "must not be empty")
+	}
+	c.operationsProblems(fail, sysOK)
 	c.versionProblems(fail)
 	between(keyReplicas, c.Replicas, 1, 50)
 	switch {
@@ -389,6 +484,99 @@ func (c Config) problems() []error {
 			": how long a new Managed Identity Operator grant is given to propagate before the cluster is created")
 	}
 	return errs
+}
+
+// ephemeralOSDiskGB is, for the VM sizes the stack knows can hold an ephemeral
+// OS disk, the GiB of the disk AKS places it on: the temp disk of the Ddsv5,
+// Dadsv5 and Edsv5 sizes (https://learn.microsoft.com/azure/virtual-machines/sizes/general-purpose/ddsv5-series,
+// .../dadsv5-series, .../memory-optimized/edsv5-series), the cache of DSv2
+// (https://learn.microsoft.com/azure/aks/concepts-storage#ephemeral-os-disk).
+// Sizes without a temp disk (Dsv5, Dasv5) cannot hold one. AKS makes the OS disk
+// 128 GB unless told, and refuses an ephemeral disk that does not fit, so the
+// stack asks for min(128, this).
+var ephemeralOSDiskGB = map[string]int{
+	"Standard_D2ds_v5": 75, "Standard_D4ds_v5": 150, "Standard_D8ds_v5": 300, "Standard_D16ds_v5": 600, "Standard_D32ds_v5": 1200,
+	"Standard_D2ads_v5": 75, "Standard_D4ads_v5": 150, "Standard_D8ads_v5": 300, "Standard_D16ads_v5": 600,
+	"Standard_E2ds_v5": 75, "Standard_E4ds_v5": 150, "Standard_E8ds_v5": 300, "Standard_E16ds_v5": 600,
+	"Standard_DS2_v2": 86, "Standard_DS3_v2": 172, "Standard_DS4_v2": 344,
+}
+
+// defaultOSDiskGB is the OS disk AKS gives a node unless told otherwise.
+const defaultOSDiskGB = 128
+
+// OSDiskSizeGB is the OS disk size the stack asks for a pool of vmSize: nothing
+// (AKS's default) for a managed disk, what fits the temp disk for an ephemeral one.
+func (c Config) OSDiskSizeGB(vmSize string) int {
+	if c.OSDiskType != "Ephemeral" {
+		return 0
+	}
+	return min(defaultOSDiskGB, ephemeralOSDiskGB[vmSize])
+}
+
+var (
+	weekdays = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+	// The formats of MaintenanceWindow's startTime ("00:00" to "23:59") and
+	// utcOffset ("+/-HH:mm") in the AKS API.
+	startTimeRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	utcOffsetRE = regexp.MustCompile(`^[+-](0[0-9]|1[0-4]):[0-5][0-9]$`)
+)
+
+// operationsProblems checks the production-baseline keys: pools' OS disks, the
+// cluster's tier, monitoring, maintenance windows and the registry's zone
+// redundancy. sysOK says systemNodeCount itself is valid.
+func (c Config) operationsProblems(fail func(key, value, rule string), sysOK bool) {
+	oneOfKey := func(key, value string, allowed ...string) bool {
+		if !slices.Contains(allowed, value) {
+			fail(key, value, "must be one of "+strings.Join(allowed, ", "))
+			return false
+		}
+		return true
+	}
+	if oneOfKey(keyOSDiskType, c.OSDiskType, "Managed", "Ephemeral") && c.OSDiskType == "Ephemeral" {
+		for _, p := range []struct{ key, size string }{{keySystemNodeVMSize, c.SystemNodeVMSize}, {keyNodeVMSize, c.NodeVMSize}} {
+			if _, ok := ephemeralOSDiskGB[p.size]; !ok && p.size != "" {
+				known := slices.Sorted(maps.Keys(ephemeralOSDiskGB))
+				fail(p.key, p.size, "must have a temp disk or cache for an ephemeral OS disk (osDiskType Ephemeral): one of "+
+					strings.Join(known, ", ")+"; or set osDiskType Managed")
+			}
+		}
+	}
+	oneOfKey(keyClusterTier, c.ClusterTier, "Free", "Standard")
+	if c.LogRetentionDays != invalidNumber && (c.LogRetentionDays < 30 || c.LogRetentionDays > 730) {
+		fail(keyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), "must be a whole number from 30 to 730: the days a Log Analytics workspace keeps data")
+	}
+	for _, w := range []struct {
+		key    string
+		window *MaintenanceWindow
+	}{{keyAutoUpgradeWindow, c.AutoUpgradeWindow}, {keyNodeOSWindow, c.NodeOSUpgradeWindow}} {
+		if w.window == nil {
+			continue
+		}
+		if !slices.Contains(weekdays, w.window.DayOfWeek) {
+			fail(w.key+".dayOfWeek", w.window.DayOfWeek, "must be one of "+strings.Join(weekdays, ", "))
+		}
+		if !startTimeRE.MatchString(w.window.StartTime) {
+			fail(w.key+".startTime", w.window.StartTime, "must be HH:MM from 00:00 to 23:59, in utcOffset's time")
+		}
+		if d := w.window.DurationHours; d < 4 || d > 24 {
+			fail(w.key+".durationHours", strconv.Itoa(d), "must be a whole number from 4 to 24: AKS needs a window of at least four hours")
+		}
+		if !utcOffsetRE.MatchString(w.window.UTCOffset) {
+			fail(w.key+".utcOffset", w.window.UTCOffset, "must be an offset from UTC as +HH:MM or -HH:MM, e.g. +09:00")
+		}
+	}
+	if c.RegistryZoneRedundancy && c.AcrSku != "Premium" {
+		fail(keyRegistryZoneRed, "true", fmt.Sprintf("needs %s Premium (it is %s): only Premium registries are zone-redundant", keyAcrSku, c.AcrSku))
+	}
+	if c.Stack != prodStack {
+		return
+	}
+	if c.ClusterTier == "Free" {
+		fail(keyClusterTier, c.ClusterTier, "must be Standard in the prod stack: the Free tier has no uptime SLA")
+	}
+	if sysOK && c.SystemNodeCount < 3 {
+		fail(keySystemNodeCount, strconv.Itoa(c.SystemNodeCount), "must be at least 3 in the prod stack: one system node per zone")
+	}
 }
 
 // versionProblems checks guestbook:kubernetesVersion, reporting each broken rule to fail.
@@ -569,4 +757,24 @@ func (c Config) RedisUpstream() infra.UpstreamImage {
 	u := upstreamOf(c.RedisImage).UpstreamImage
 	u.Name = "redis"
 	return u
+}
+
+// MonitoringConfig is guestbook:monitoring and its retention for the Azure
+// layer; nil when monitoring is off.
+func (c Config) MonitoringConfig() *infra.Monitoring {
+	if !c.Monitoring {
+		return nil
+	}
+	return &infra.Monitoring{RetentionDays: c.LogRetentionDays}
+}
+
+// MaintenanceConfig is the configured maintenance windows for the Azure layer.
+func (c Config) MaintenanceConfig() infra.Maintenance {
+	window := func(w *MaintenanceWindow) *infra.Window {
+		if w == nil {
+			return nil
+		}
+		return &infra.Window{DayOfWeek: w.DayOfWeek, StartTime: w.StartTime, DurationHours: w.DurationHours, UTCOffset: w.UTCOffset}
+	}
+	return infra.Maintenance{AutoUpgrade: window(c.AutoUpgradeWindow), NodeOS: window(c.NodeOSUpgradeWindow)}
 }

@@ -99,6 +99,16 @@ func TestParseConfigValues(t *testing.T) {
 		keyWritesPerMinute:   "30",
 		keyWriteBurst:        "10",
 		keyMaxEntries:        "500",
+		keySystemNodeCount:   "3",
+		keySystemNodeMax:     "5",
+		keySystemNodeVMSize:  "Standard_D4ds_v5",
+		keyOSDiskType:        "Managed",
+		keyClusterTier:       "Standard",
+		keyAzurePolicy:       "true",
+		keyMonitoring:        "true",
+		keyLogRetentionDays:  "90",
+		keyAutoUpgradeWindow: `{"dayOfWeek": "Sunday", "startTime": "01:00", "durationHours": 4, "utcOffset": "+09:00"}`,
+		keyRegistryZoneRed:   "true",
 	})))
 	if err != nil {
 		t.Fatalf("parseConfig error = %v, want nil", err)
@@ -116,6 +126,10 @@ func TestParseConfigValues(t *testing.T) {
 		Stack:                       "prod",
 		WritesPerMinute:             30, WriteBurst: 10, MaxEntries: 500,
 		GrantPropagation: 90 * time.Second,
+		SystemNodeCount:  3, SystemNodeMaxCount: 5, SystemNodeVMSize: "Standard_D4ds_v5", OSDiskType: "Managed",
+		ClusterTier: "Standard", AzurePolicy: true, Monitoring: true, LogRetentionDays: 90,
+		AutoUpgradeWindow:      &MaintenanceWindow{DayOfWeek: "Sunday", StartTime: "01:00", DurationHours: 4, UTCOffset: "+09:00"},
+		RegistryZoneRedundancy: true,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseConfig = %+v, want %+v", got, want)
@@ -146,14 +160,43 @@ func TestParseConfigRules(t *testing.T) {
 		{"nodeCount fraction", keyNodeCount, "2.5", "must be a whole number"},
 		{"nodeCount padded", keyNodeCount, " 2", "must be a whole number"},
 
-		{"nodeMaxCount equal to nodeCount", keyNodeMaxCount, "2", ""},
+		{"nodeMaxCount equal to nodeCount", keyNodeMaxCount, "1", ""},
 		{"nodeMaxCount 100", keyNodeMaxCount, "100", ""},
-		{"nodeMaxCount below nodeCount", keyNodeMaxCount, "1", "must be at least guestbook:nodeCount (2)"},
 		{"nodeMaxCount 101", keyNodeMaxCount, "101", "from 1 to 100"},
 		{"nodeMaxCount not a number", keyNodeMaxCount, "many", "must be a whole number"},
 
 		{"nodeVmSize set", keyNodeVMSize, "Standard_B2s", ""},
 		{"nodeVmSize blank", keyNodeVMSize, " ", "must not be empty"},
+
+		{"systemNodeCount 2", keySystemNodeCount, "2", ""},
+		{"systemNodeCount 0", keySystemNodeCount, "0", "from 1 to 100"},
+		{"systemNodeMaxCount 101", keySystemNodeMax, "101", "from 1 to 100"},
+		{"systemNodeVmSize set", keySystemNodeVMSize, "Standard_D4s_v5", ""},
+
+		{"osDiskType Managed", keyOSDiskType, "Managed", ""},
+		{"osDiskType lowercase", keyOSDiskType, "ephemeral", "must be one of Managed, Ephemeral"},
+
+		{"clusterTier Standard", keyClusterTier, "Standard", ""},
+		{"clusterTier Premium", keyClusterTier, "Premium", "must be one of Free, Standard"},
+		{"clusterTier Paid", keyClusterTier, "Paid", "must be one of Free, Standard"},
+
+		{"azurePolicy true", keyAzurePolicy, "true", ""},
+		{"azurePolicy yes", keyAzurePolicy, "yes", "must be true or false"},
+		{"monitoring true", keyMonitoring, "true", ""},
+		{"monitoring on", keyMonitoring, "on", "must be true or false"},
+
+		{"logRetentionDays 30", keyLogRetentionDays, "30", ""},
+		{"logRetentionDays 730", keyLogRetentionDays, "730", ""},
+		{"logRetentionDays 7", keyLogRetentionDays, "7", "must be a whole number from 30 to 730"},
+		{"logRetentionDays 731", keyLogRetentionDays, "731", "must be a whole number from 30 to 730"},
+
+		{"autoUpgradeWindow valid", keyAutoUpgradeWindow, `{"dayOfWeek": "Sunday", "startTime": "01:00", "durationHours": 4, "utcOffset": "+09:00"}`, ""},
+		{"autoUpgradeWindow not an object", keyAutoUpgradeWindow, `Sunday`, "must be {dayOfWeek, startTime, durationHours, utcOffset}"},
+		{"autoUpgradeWindow unknown field", keyAutoUpgradeWindow, `{"day": "Sunday"}`, "must be {dayOfWeek, startTime, durationHours, utcOffset}"},
+		{"nodeOSUpgradeWindow valid", keyNodeOSWindow, `{"dayOfWeek": "Saturday", "startTime": "23:59", "durationHours": 24, "utcOffset": "-05:30"}`, ""},
+
+		{"registryZoneRedundancy on Basic", keyRegistryZoneRed, "true", "needs guestbook:acrSku Premium (it is Basic)"},
+		{"registryZoneRedundancy off", keyRegistryZoneRed, "false", ""},
 
 		{"kubernetesVersion MAJOR.MINOR", keyKubernetesVersion, "1.31", ""},
 		// The patch channel moves the patch: a pinned one drifts (and says what to use).
@@ -328,7 +371,8 @@ func TestRedisUpstream(t *testing.T) {
 // TestParseConfigProdRules: a stack named prod must be zonal, at least three
 // nodes and behind authorized IP ranges; the same values pass in dev.
 func TestParseConfigProdRules(t *testing.T) {
-	prodOK := map[string]string{keyZones: `[1, 2, 3]`, keyNodeCount: "3", keyAuthorizedIPs: `["203.0.113.0/24"]`}
+	prodOK := map[string]string{keyZones: `[1, 2, 3]`, keyNodeCount: "3", keyAuthorizedIPs: `["203.0.113.0/24"]`,
+		keyClusterTier: "Standard", keySystemNodeCount: "3", keySystemNodeMax: "3"}
 	tests := []struct {
 		name     string
 		override map[string]string
@@ -340,6 +384,8 @@ func TestParseConfigProdRules(t *testing.T) {
 		{"one zone", map[string]string{keyZones: `[2]`}, keyZones, "must list at least 2 zones in the prod stack"},
 		{"two nodes", map[string]string{keyNodeCount: "2"}, keyNodeCount, "must be at least 3 in the prod stack"},
 		{"open API server", map[string]string{keyAuthorizedIPs: `[]`}, keyAuthorizedIPs, "must list the networks allowed to reach the API server"},
+		{"Free tier", map[string]string{keyClusterTier: "Free"}, keyClusterTier, "must be Standard in the prod stack"},
+		{"one system node", map[string]string{keySystemNodeCount: "1"}, keySystemNodeCount, "must be at least 3 in the prod stack"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,6 +408,56 @@ func TestParseConfigProdRules(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantRule) {
 				t.Errorf("prod stack: error = %v, want it to contain %q", err, tt.wantRule)
+			}
+		})
+	}
+}
+
+// TestParseConfigPoolRules: rules that need two keys set at once.
+func TestParseConfigPoolRules(t *testing.T) {
+	window := func(day, start string, hours int, offset string) string {
+		return fmt.Sprintf(`{"dayOfWeek": %q, "startTime": %q, "durationHours": %d, "utcOffset": %q}`, day, start, hours, offset)
+	}
+	tests := []struct {
+		name     string
+		kv       map[string]string
+		wantKeys []string
+		wantRule string
+	}{
+		{"nodeMaxCount below nodeCount", map[string]string{keyNodeCount: "3", keyNodeMaxCount: "2"},
+			[]string{keyNodeMaxCount}, "must be at least guestbook:nodeCount (3)"},
+		{"systemNodeMaxCount below systemNodeCount", map[string]string{keySystemNodeCount: "3", keySystemNodeMax: "2"},
+			[]string{keySystemNodeMax}, "must be at least guestbook:systemNodeCount (3)"},
+		{"ephemeral on sizes without a temp disk", map[string]string{keyOSDiskType: "Ephemeral"},
+			[]string{keySystemNodeVMSize, keyNodeVMSize}, `"Standard_D2s_v5": must have a temp disk or cache for an ephemeral OS disk`},
+		{"ephemeral on sizes with one", map[string]string{keyOSDiskType: "Ephemeral", keyNodeVMSize: "Standard_D4ds_v5", keySystemNodeVMSize: "Standard_DS2_v2"}, nil, ""},
+		{"zone-redundant Premium registry", map[string]string{keyRegistryZoneRed: "true", keyAcrSku: "Premium"}, nil, ""},
+		{"window day", map[string]string{keyAutoUpgradeWindow: window("sunday", "01:00", 4, "+09:00")},
+			[]string{keyAutoUpgradeWindow + ".dayOfWeek"}, "must be one of Monday, Tuesday"},
+		{"window start", map[string]string{keyNodeOSWindow: window("Sunday", "24:00", 4, "+09:00")},
+			[]string{keyNodeOSWindow + ".startTime"}, "must be HH:MM from 00:00 to 23:59"},
+		{"window too short", map[string]string{keyAutoUpgradeWindow: window("Sunday", "01:00", 3, "+09:00")},
+			[]string{keyAutoUpgradeWindow + ".durationHours"}, "from 4 to 24"},
+		{"window offset", map[string]string{keyAutoUpgradeWindow: window("Sunday", "01:00", 4, "JST")},
+			[]string{keyAutoUpgradeWindow + ".utcOffset"}, "+HH:MM or -HH:MM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig("dev", raw(valid(tt.kv)))
+			if got := badKeys(err); !slices.Equal(got, tt.wantKeys) {
+				t.Fatalf("parseConfig reported keys %v, want %v (error: %v)", got, tt.wantKeys, err)
+			}
+			if tt.wantRule != "" && !strings.Contains(err.Error(), tt.wantRule) {
+				t.Errorf("parseConfig error = %q, want it to contain %q", err, tt.wantRule)
+			}
+			if err == nil && cfg.OSDiskType == "Ephemeral" {
+				// An ephemeral disk asks for what fits the temp disk or cache, at most AKS's 128.
+				if got := cfg.OSDiskSizeGB(cfg.NodeVMSize); got != 128 {
+					t.Errorf("OSDiskSizeGB(%s) = %d, want 128", cfg.NodeVMSize, got)
+				}
+				if got := cfg.OSDiskSizeGB(cfg.SystemNodeVMSize); got != 86 {
+					t.Errorf("OSDiskSizeGB(%s) = %d, want its 86 GiB cache", cfg.SystemNodeVMSize, got)
+				}
 			}
 		})
 	}
@@ -446,6 +542,17 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 		"writeBurst":                  {"", strconv.Itoa(defaults.WriteBurst)},
 		"maxEntries":                  {"", strconv.Itoa(defaults.MaxEntries)},
 		"grantPropagation":            {"string", shortDuration(defaults.GrantPropagation)},
+		"systemNodeCount":             {"", strconv.Itoa(defaults.SystemNodeCount)},
+		"systemNodeMaxCount":          {"", strconv.Itoa(defaults.SystemNodeMaxCount)},
+		"systemNodeVmSize":            {"string", defaults.SystemNodeVMSize},
+		"osDiskType":                  {"string", defaults.OSDiskType},
+		"clusterTier":                 {"string", defaults.ClusterTier},
+		"azurePolicy":                 {"", strconv.FormatBool(defaults.AzurePolicy)},
+		"monitoring":                  {"", strconv.FormatBool(defaults.Monitoring)},
+		"logRetentionDays":            {"", strconv.Itoa(defaults.LogRetentionDays)},
+		"autoUpgradeWindow":           {"", ""},
+		"nodeOSUpgradeWindow":         {"", ""},
+		"registryZoneRedundancy":      {"", strconv.FormatBool(defaults.RegistryZoneRedundancy)},
 	}
 	for key, w := range want {
 		decl, ok := project.Config[key]
@@ -490,6 +597,16 @@ func TestStackConfigIsValid(t *testing.T) {
 		{"prod registry SKU", prod.AcrSku, "Premium"},
 		{"prod nodes", prod.NodeCount >= 3, true},
 		{"prod restricts the API server", len(prod.APIServerAuthorizedIPRanges) > 0, true},
+		// The production baseline (docs/baseline.md) is prod's; dev opts in.
+		{"dev tier", dev.ClusterTier, "Free"},
+		{"dev monitoring", dev.Monitoring, false},
+		{"prod tier", prod.ClusterTier, "Standard"},
+		{"prod monitoring", prod.MonitoringConfig(), &infra.Monitoring{RetentionDays: 90}},
+		{"prod policy", prod.AzurePolicy, true},
+		{"prod ephemeral OS disks", []int{prod.OSDiskSizeGB(prod.NodeVMSize), prod.OSDiskSizeGB(prod.SystemNodeVMSize)}, []int{128, 128}},
+		{"prod system nodes", prod.SystemNodeCount >= 3, true},
+		{"prod maintenance windows", prod.MaintenanceConfig().AutoUpgrade != nil && prod.MaintenanceConfig().NodeOS != nil, true},
+		{"prod zone-redundant registry", prod.RegistryZoneRedundancy, true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {

@@ -28,17 +28,24 @@ func run(ctx *pulumi.Context) error {
 		Location:          cfg.Location,
 		RegistrySku:       cfg.AcrSku,
 		KubernetesVersion: cfg.KubernetesVersion,
-		NodePool: infra.NodePool{
-			VMSize:   cfg.NodeVMSize,
-			MinCount: cfg.NodeCount,
-			MaxCount: cfg.NodeMaxCount,
-			Zones:    cfg.AvailabilityZones,
+		SystemPool: infra.NodePool{
+			VMSize: cfg.SystemNodeVMSize, MinCount: cfg.SystemNodeCount, MaxCount: cfg.SystemNodeMaxCount,
+			Zones: cfg.AvailabilityZones, OSDiskType: cfg.OSDiskType, OSDiskSizeGB: cfg.OSDiskSizeGB(cfg.SystemNodeVMSize),
 		},
-		ClusterAdmins:      cfg.ClusterAdmins,
-		AuthorizedIPRanges: cfg.APIServerAuthorizedIPRanges,
-		Protect:            cfg.Protect,
-		UpstreamImages:     []infra.UpstreamImage{cfg.RedisUpstream()},
-		GrantPropagation:   cfg.GrantPropagation,
+		NodePool: infra.NodePool{
+			VMSize: cfg.NodeVMSize, MinCount: cfg.NodeCount, MaxCount: cfg.NodeMaxCount,
+			Zones: cfg.AvailabilityZones, OSDiskType: cfg.OSDiskType, OSDiskSizeGB: cfg.OSDiskSizeGB(cfg.NodeVMSize),
+		},
+		Tier:                  cfg.ClusterTier,
+		AzurePolicy:           cfg.AzurePolicy,
+		Monitoring:            cfg.MonitoringConfig(),
+		Maintenance:           cfg.MaintenanceConfig(),
+		RegistryZoneRedundant: cfg.RegistryZoneRedundancy,
+		ClusterAdmins:         cfg.ClusterAdmins,
+		AuthorizedIPRanges:    cfg.APIServerAuthorizedIPRanges,
+		Protect:               cfg.Protect,
+		UpstreamImages:        []infra.UpstreamImage{cfg.RedisUpstream()},
+		GrantPropagation:      cfg.GrantPropagation,
 	})
 	if err != nil {
 		return fmt.Errorf("azure layer: %w", err)
@@ -48,6 +55,7 @@ func run(ctx *pulumi.Context) error {
 		Provider:            azure.KubernetesProvider,
 		RegistryLoginServer: azure.RegistryLoginServer,
 		PullGrants:          azure.PullGrants,
+		Nodes:               azure.WorkloadNodes,
 		SourceDir:           "app/guestbook",
 		ImageTag:            cfg.ImageTag,
 		Namespace:           cfg.Namespace,

@@ -28,6 +28,9 @@ type GuestbookArgs struct {
 	// kubelet identity's AcrPull and Container Registry Repository Reader
 	// assignments). Required: the workload waits for them.
 	PullGrants []pulumi.Resource
+	// Nodes are the node pools the workloads run on. Required: a pod has
+	// nowhere to go before one exists, so the workloads wait for them.
+	Nodes []pulumi.Resource
 	// SourceDir is the image's build context, holding its Dockerfile.
 	SourceDir string
 	// ImageTag tags the pushed image; the workload runs it by digest regardless.
@@ -76,6 +79,8 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, errors.New("app.NewGuestbook: a Kubernetes provider for the stack's cluster is required")
 	case len(args.PullGrants) == 0:
 		return nil, errors.New("app.NewGuestbook: the cluster's pull grants on the registry are required")
+	case len(args.Nodes) == 0:
+		return nil, errors.New("app.NewGuestbook: the node pools the workloads run on are required")
 	case args.RedisImage == nil:
 		return nil, errors.New("app.NewGuestbook: the Redis image in the stack's registry is required")
 	}
@@ -115,7 +120,7 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		return nil, err
 	}
 	if _, err := newRedis(ctx, name, redisArgs{
-		Namespace: namespace, Image: args.RedisImage, PullGrants: args.PullGrants, Auth: auth,
+		Namespace: namespace, Image: args.RedisImage, PullGrants: args.PullGrants, Nodes: args.Nodes, Auth: auth,
 	}, onCluster...); err != nil {
 		return nil, err
 	}
@@ -126,6 +131,7 @@ func NewGuestbook(ctx *pulumi.Context, name string, args *GuestbookArgs, opts ..
 		ServiceType:     args.ServiceType,
 		RedisAddr:       redisName + ":" + strconv.Itoa(redisPort),
 		PullGrants:      args.PullGrants,
+		Nodes:           args.Nodes,
 		Auth:            auth,
 		WritesPerMinute: args.WritesPerMinute,
 		WriteBurst:      args.WriteBurst,

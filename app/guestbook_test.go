@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v2"
+	containerservice "github.com/pulumi/pulumi-azure-native-sdk/containerservice/v2/v20241001"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -114,6 +115,14 @@ func runGuestbook(t *testing.T, dryRun bool, args GuestbookArgs) (guestbookRun, 
 			}
 			args.PullGrants = append(args.PullGrants, grant)
 		}
+		// The user pool the Azure layer hands over: the nodes the workloads run on.
+		pool, err := containerservice.NewAgentPool(ctx, "user", &containerservice.AgentPoolArgs{
+			ResourceGroupName: pulumi.String("rg"), ResourceName: pulumi.String("aks"), Mode: pulumi.String("User"),
+		})
+		if err != nil {
+			return err
+		}
+		args.Nodes = []pulumi.Resource{pool}
 		args.Provider = provider
 		args.RegistryLoginServer = pulumi.String(reg.loginServer()).ToStringOutput()
 		run.component, err = NewGuestbook(ctx, "guestbook", &args)
@@ -275,6 +284,9 @@ func TestDeployment(t *testing.T) {
 				t.Errorf("deployment explicit dependencies = %v, want the pull grant %s (no data flows from it)", dep.ExplicitDependencies(), grant)
 			}
 		}
+		if pool := run.g.Get(t, stacktest.TypeAgentPool, "user"); !slices.Contains(dep.ExplicitDependencies(), pool.URN) {
+			t.Errorf("deployment explicit dependencies = %v, want the user pool %s: the system pool's taint keeps its pods off the other nodes", dep.ExplicitDependencies(), pool)
+		}
 	})
 	t.Run("rollout failure is bounded", func(t *testing.T) {
 		if dep.Timeouts.Create != "10m" || dep.Timeouts.Update != "10m" {
@@ -329,6 +341,9 @@ func TestRedis(t *testing.T) {
 		if !slices.Contains(sts.ExplicitDependencies(), grant.URN) {
 			t.Errorf("redis explicit dependencies = %v, want the pull grant %s: its image is in the stack's registry", sts.ExplicitDependencies(), grant)
 		}
+	}
+	if pool := run.g.Get(t, stacktest.TypeAgentPool, "user"); !slices.Contains(sts.ExplicitDependencies(), pool.URN) {
+		t.Errorf("redis explicit dependencies = %v, want the user pool %s: its pod has no other nodes to go to", sts.ExplicitDependencies(), pool)
 	}
 	if _, ok := stacktest.Value(sts.Inputs, "spec.volumeClaimTemplates[0].spec.storageClassName"); ok {
 		t.Error("redis volume names a storage class; want the cluster's default")
@@ -522,6 +537,7 @@ func TestNewGuestbookRefusesMissingWiring(t *testing.T) {
 	}{
 		{"no provider", func(a *GuestbookArgs) { a.Provider = nil }, "Kubernetes provider"},
 		{"no pull grant", func(a *GuestbookArgs) { a.PullGrants = nil }, "pull grants"},
+		{"no node pool", func(a *GuestbookArgs) { a.Nodes = nil }, "node pools"},
 		{"no Redis image", func(a *GuestbookArgs) { a.RedisImage = nil }, "Redis image"},
 	}
 	for _, tt := range tests {
@@ -533,7 +549,7 @@ func TestNewGuestbookRefusesMissingWiring(t *testing.T) {
 					return err
 				}
 				args := devGuestbook
-				args.Provider, args.PullGrants = provider, []pulumi.Resource{provider}
+				args.Provider, args.PullGrants, args.Nodes = provider, []pulumi.Resource{provider}, []pulumi.Resource{provider}
 				tt.mutate(&args)
 				_, err = NewGuestbook(ctx, "guestbook", &args)
 				return err

@@ -33,6 +33,8 @@ type redisArgs struct {
 	Image pulumi.StringInput
 	// PullGrants are the nodes' permissions to pull Image.
 	PullGrants []pulumi.Resource
+	// Nodes are the pools Redis may be scheduled on.
+	Nodes []pulumi.Resource
 	// Auth is the Secret with the password Redis requires.
 	Auth *corev1.Secret
 }
@@ -172,6 +174,9 @@ func newRedis(ctx *pulumi.Context, name string, args redisArgs, opts ...pulumi.R
 		// Redis comes from the stack's registry too, so it waits for the nodes'
 		// pull permissions like the guestbook (no data flows from the grants).
 		pulumi.DependsOn(args.PullGrants),
+		// Nor from the user pool: without it the pod is Pending, the system
+		// pool's taint keeps it off the only nodes there are.
+		pulumi.DependsOn(args.Nodes),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}),
 	)...)
 	if err != nil {

@@ -53,6 +53,8 @@ type workloadArgs struct {
 	// PullGrants are what the nodes need before they can pull Image: the kubelet
 	// identity's pull assignments on the registry.
 	PullGrants []pulumi.Resource
+	// Nodes are the pools the pods may be scheduled on (the user pool).
+	Nodes []pulumi.Resource
 	// Auth is the Secret with Redis's password; a new one rolls the pods.
 	Auth *corev1.Secret
 	// The server's abuse limits, passed to it as environment variables.
@@ -168,6 +170,8 @@ func newWorkload(ctx *pulumi.Context, name string, args workloadArgs, opts ...pu
 		// No data flows from the pull grants to the pods, so only this edge keeps
 		// them from starting, and failing with 401 Unauthorized, before they exist.
 		pulumi.DependsOn(args.PullGrants),
+		// The pods' nodes: the system pool is tainted for critical add-ons.
+		pulumi.DependsOn(args.Nodes),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: rolloutTimeout, Update: rolloutTimeout}),
 	)...)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v2"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -22,8 +23,22 @@ type AzureArgs struct {
 	RegistrySku string
 	// KubernetesVersion pins the cluster's Kubernetes version; empty means the AKS default.
 	KubernetesVersion string
-	// NodePool sizes the cluster's node pool.
+	// SystemPool sizes the cluster's system pool, which runs only critical add-ons.
+	SystemPool NodePool
+	// NodePool sizes the user pool, where the workloads run.
 	NodePool NodePool
+	// Tier is the cluster's pricing tier: Free, or Standard (uptime SLA).
+	Tier string
+	// AzurePolicy turns on the cluster's Azure Policy add-on.
+	AzurePolicy bool
+	// Monitoring, when set, adds a Log Analytics workspace, Container insights
+	// and the diagnostic settings of the cluster and the registry.
+	Monitoring *Monitoring
+	// Maintenance holds the planned maintenance windows of the upgrade channels.
+	Maintenance Maintenance
+	// RegistryZoneRedundant makes the (Premium) registry zone-redundant. Azure
+	// fixes it when the registry is made: changing it replaces the registry.
+	RegistryZoneRedundant bool
 	// ClusterAdmins are the Entra object ids granted Kubernetes cluster admin through
 	// Azure RBAC; the deploying identity must be one of them.
 	ClusterAdmins []Principal
@@ -41,6 +56,12 @@ type AzureArgs struct {
 
 	// sleep waits out GrantPropagation; nil means the clock. Package tests record it.
 	sleep sleepFunc
+}
+
+// Monitoring configures where the stack's logs and metrics go.
+type Monitoring struct {
+	// RetentionDays is how long the workspace keeps them (30-730).
+	RetentionDays int
 }
 
 // Azure is the Azure layer: everything the application layer needs to run on AKS
@@ -75,6 +96,10 @@ type Azure struct {
 	// honours instead. Workloads that pull from the registry must depend on them:
 	// no data flows from them to the workloads.
 	PullGrants []pulumi.Resource
+	// WorkloadNodes are the node pools the workloads run on (the system pool is
+	// tainted for critical add-ons). A workload's pods stay Pending until one
+	// exists, so workloads depend on them: no data flows from them either.
+	WorkloadNodes []pulumi.Resource
 }
 
 // NewAzure declares the Azure layer as a component named name.
@@ -111,7 +136,7 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		return nil, fmt.Errorf("declaring resource group: %w", err)
 	}
 
-	registry, err := newRegistry(ctx, name, rg.Name, rg.Location, args.RegistrySku, parent, protect)
+	registry, err := newRegistry(ctx, name, rg.Name, rg.Location, args.RegistrySku, args.RegistryZoneRedundant, parent, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +158,25 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		return nil, err
 	}
 
+	// The workspace is made beside the identities: the cluster's monitoring
+	// add-on names it, so the cluster's create waits for it, but the cluster
+	// already waits longer for its Managed Identity Operator grant.
+	var workspace *operationalinsights.Workspace
+	if args.Monitoring != nil {
+		if workspace, err = newWorkspace(ctx, name, rg.Name, rg.Location, args.Monitoring.RetentionDays, parent); err != nil {
+			return nil, err
+		}
+	}
+
 	cluster, err := newCluster(ctx, name, clusterArgs{
 		ResourceGroupName:  rg.Name,
 		Location:           rg.Location,
 		DNSPrefix:          name,
 		KubernetesVersion:  args.KubernetesVersion,
-		Pool:               args.NodePool,
+		SystemPool:         args.SystemPool,
+		Tier:               args.Tier,
+		AzurePolicy:        args.AzurePolicy,
+		Workspace:          workspace,
 		Identities:         ids,
 		AuthorizedIPRanges: args.AuthorizedIPRanges,
 		GrantPropagation:   args.GrantPropagation,
@@ -147,6 +185,28 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 	if err != nil {
 		return nil, err
 	}
+	userPool, err := newUserPool(ctx, rg.Name, cluster, args.NodePool, args.KubernetesVersion, parent)
+	if err != nil {
+		return nil, err
+	}
+	// What only watches or schedules the cluster comes after it and off the
+	// app's path: nothing waits for these but the end of the deploy.
+	clusterID := cluster.ID().ToStringOutput()
+	if workspace != nil {
+		if err := newContainerInsights(ctx, name, rg.Name, rg.Location, workspace, clusterID, parent); err != nil {
+			return nil, err
+		}
+		if err := newDiagnostics(ctx, name+"-aks-diag", clusterID, workspace, ClusterLogCategories, parent); err != nil {
+			return nil, err
+		}
+		if err := newDiagnostics(ctx, name+"-acr-diag", registry.ID().ToStringOutput(), workspace, RegistryLogCategories, parent); err != nil {
+			return nil, err
+		}
+	}
+	if err := newMaintenance(ctx, name, rg.Name, cluster.Name, args.Maintenance, parent); err != nil {
+		return nil, err
+	}
+
 	kubeconfig := kubeconfigOf(ctx, rg.Name, cluster)
 	// Every Kubernetes call is made as the deploying identity, one of the admins.
 	// Azure RBAC for Kubernetes sees a new grant only after it propagates, so the
@@ -177,6 +237,7 @@ func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.
 		rg.Name, cluster.Name)
 	az.KubernetesProvider = provider
 	az.PullGrants = pullGrants
+	az.WorkloadNodes = []pulumi.Resource{userPool}
 	if err := ctx.RegisterResourceOutputs(az, pulumi.Map{
 		"resourceGroupName":       az.ResourceGroupName,
 		"registryId":              az.RegistryID,

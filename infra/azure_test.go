@@ -27,19 +27,34 @@ var admins = []Principal{
 var devArgs = AzureArgs{
 	Location:      "japaneast",
 	RegistrySku:   "Basic",
-	NodePool:      NodePool{VMSize: "Standard_D2s_v5", MinCount: 2, MaxCount: 3},
+	SystemPool:    NodePool{VMSize: "Standard_D2s_v5", MinCount: 1, MaxCount: 2, OSDiskType: "Managed"},
+	NodePool:      NodePool{VMSize: "Standard_D2s_v5", MinCount: 2, MaxCount: 3, OSDiskType: "Managed"},
+	Tier:          "Free",
 	ClusterAdmins: admins,
 }
 
 // prodArgs are what Pulumi.prod.yaml gives the layer.
 var prodArgs = AzureArgs{
-	Location:           "japaneast",
-	RegistrySku:        "Premium",
-	NodePool:           NodePool{VMSize: "Standard_D2s_v5", MinCount: 3, MaxCount: 6, Zones: []string{"1", "2", "3"}},
-	ClusterAdmins:      admins,
-	AuthorizedIPRanges: []string{"203.0.113.0/24"},
-	Protect:            true,
+	Location:    "japaneast",
+	RegistrySku: "Premium",
+	SystemPool: NodePool{VMSize: "Standard_D4ds_v5", MinCount: 3, MaxCount: 4, Zones: []string{"1", "2", "3"},
+		OSDiskType: "Ephemeral", OSDiskSizeGB: 128},
+	NodePool: NodePool{VMSize: "Standard_D4ds_v5", MinCount: 3, MaxCount: 6, Zones: []string{"1", "2", "3"},
+		OSDiskType: "Ephemeral", OSDiskSizeGB: 128},
+	Tier:                  "Standard",
+	AzurePolicy:           true,
+	Monitoring:            &Monitoring{RetentionDays: 90},
+	Maintenance:           Maintenance{AutoUpgrade: &sunday, NodeOS: &saturday},
+	ClusterAdmins:         admins,
+	AuthorizedIPRanges:    []string{"203.0.113.0/24"},
+	Protect:               true,
+	RegistryZoneRedundant: true,
 }
+
+var (
+	sunday   = Window{DayOfWeek: "Sunday", StartTime: "01:00", DurationHours: 4, UTCOffset: "+09:00"}
+	saturday = Window{DayOfWeek: "Saturday", StartTime: "02:30", DurationHours: 6, UTCOffset: "-05:00"}
+)
 
 // runAzure declares the Azure layer under mocks, as an update or a preview, and
 // returns what the engine received.
@@ -82,6 +97,7 @@ func TestAzureInputs(t *testing.T) {
 	acrPull := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-acr-pull")
 	reader := g.Get(t, stacktest.TypeRoleAssignment, "guestbook-repository-reader")
 	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+	userPool := g.Get(t, stacktest.TypeAgentPool, "user")
 
 	roleDef := func(role string) string {
 		return "/subscriptions/" + tenant.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
@@ -96,6 +112,7 @@ func TestAzureInputs(t *testing.T) {
 		{registry, "resourceGroupName", output(t, rg, "name")},
 		{registry, "sku.name", "Basic"},
 		{registry, "adminUserEnabled", false},
+		{registry, "zoneRedundancy", "Disabled"},
 
 		{controlPlane, "resourceGroupName", output(t, rg, "name")},
 		{kubelet, "resourceGroupName", output(t, rg, "name")},
@@ -131,12 +148,27 @@ func TestAzureInputs(t *testing.T) {
 		{cluster, "disableLocalAccounts", true},
 		{cluster, "oidcIssuerProfile.enabled", true},
 		{cluster, "securityProfile.workloadIdentity.enabled", true},
+		{cluster, "sku.tier", "Free"},
+		{cluster, "apiServerAccessProfile.disableRunCommand", true},
+		{cluster, "addonProfiles.azurepolicy.enabled", false},
 		{cluster, "agentPoolProfiles[0].mode", "System"},
 		{cluster, "agentPoolProfiles[0].vmSize", "Standard_D2s_v5"},
-		{cluster, "agentPoolProfiles[0].count", 2.0},
+		{cluster, "agentPoolProfiles[0].count", 1.0},
 		{cluster, "agentPoolProfiles[0].enableAutoScaling", true},
-		{cluster, "agentPoolProfiles[0].minCount", 2.0},
-		{cluster, "agentPoolProfiles[0].maxCount", 3.0},
+		{cluster, "agentPoolProfiles[0].minCount", 1.0},
+		{cluster, "agentPoolProfiles[0].maxCount", 2.0},
+		{cluster, "agentPoolProfiles[0].osDiskType", "Managed"},
+		{cluster, "agentPoolProfiles[0].nodeTaints", []any{"CriticalAddonsOnly=true:NoSchedule"}},
+
+		{userPool, "resourceGroupName", output(t, rg, "name")},
+		{userPool, "resourceName", output(t, cluster, "name")},
+		{userPool, "mode", "User"},
+		{userPool, "vmSize", "Standard_D2s_v5"},
+		{userPool, "count", 2.0},
+		{userPool, "enableAutoScaling", true},
+		{userPool, "minCount", 2.0},
+		{userPool, "maxCount", 3.0},
+		{userPool, "osDiskType", "Managed"},
 		{cluster, "autoUpgradeProfile.upgradeChannel", "patch"},
 		{cluster, "autoUpgradeProfile.nodeOSUpgradeChannel", "NodeImage"},
 		{cluster, "networkProfile.networkPlugin", "azure"},
@@ -174,10 +206,18 @@ func TestAzureInputs(t *testing.T) {
 			}
 		}
 	}
-	t.Run("dev: no zones, an open API server, nothing protected", func(t *testing.T) {
-		for _, path := range []string{"agentPoolProfiles[0].availabilityZones", "apiServerAccessProfile"} {
+	t.Run("dev: no zones, an open API server, no monitoring, nothing protected", func(t *testing.T) {
+		for _, path := range []string{"agentPoolProfiles[0].availabilityZones", "apiServerAccessProfile.authorizedIPRanges", "addonProfiles.omsagent"} {
 			if v, ok := stacktest.Value(cluster.Inputs, path); ok {
 				t.Errorf("cluster %s = %v, want it unset", path, v)
+			}
+		}
+		if v, ok := stacktest.Value(userPool.Inputs, "availabilityZones"); ok {
+			t.Errorf("user pool availabilityZones = %v, want it unset", v)
+		}
+		for _, typ := range []string{stacktest.TypeWorkspace, stacktest.TypeDCR, stacktest.TypeDCRA, stacktest.TypeDiagnostics, stacktest.TypeMaintenance} {
+			if rs := g.OfType(typ); len(rs) != 0 {
+				t.Errorf("dev declares %v; want no %s unless configured", rs, typ)
 			}
 		}
 		for _, r := range []*stacktest.Resource{rg, registry, cluster} {
@@ -205,9 +245,27 @@ func TestAzureInputs(t *testing.T) {
 	t.Run("what Azure moves by itself is not drift", func(t *testing.T) {
 		// The autoscaler's count, and with no version configured the versions the
 		// patch channel raises.
-		want := []string{"agentPoolProfiles[0].count", "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"}
+		// AKS lists the user pool in the cluster's pools too: a refresh brings it.
+		want := []string{"agentPoolProfiles[0].count", "agentPoolProfiles[1]", "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"}
 		if !slices.Equal(cluster.IgnoreChanges, want) {
 			t.Errorf("cluster ignoreChanges = %v, want %v", cluster.IgnoreChanges, want)
+		}
+		if want := []string{"count", "orchestratorVersion"}; !slices.Equal(userPool.IgnoreChanges, want) {
+			t.Errorf("user pool ignoreChanges = %v, want %v", userPool.IgnoreChanges, want)
+		}
+	})
+	t.Run("a new VM size, zone or OS disk replaces the user pool, never the cluster", func(t *testing.T) {
+		if want := []string{"vmSize", "availabilityZones", "osDiskType", "osDiskSizeGB"}; !slices.Equal(userPool.ReplaceOnChanges, want) {
+			t.Errorf("user pool replaceOnChanges = %v, want %v (AKS refuses those changes on an existing pool)", userPool.ReplaceOnChanges, want)
+		}
+		if v, ok := stacktest.Value(userPool.Inputs, "agentPoolName"); ok {
+			t.Errorf("user pool agentPoolName = %v, want it autonamed: a replacement is created before the old pool goes", v)
+		}
+		if userPool.DeleteBeforeReplace {
+			t.Error("user pool deleteBeforeReplace = true: the app would have no nodes while its new pool is made")
+		}
+		if len(cluster.ReplaceOnChanges) != 0 {
+			t.Errorf("cluster replaceOnChanges = %v, want none", cluster.ReplaceOnChanges)
 		}
 	})
 }
@@ -218,6 +276,21 @@ func TestAzureProd(t *testing.T) {
 	cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
 	registry := g.Get(t, stacktest.TypeRegistry, "guestbookacr")
 	rg := g.Get(t, stacktest.TypeResourceGroup, "guestbook-rg")
+	userPool := g.Get(t, stacktest.TypeAgentPool, "user")
+	workspace := g.Get(t, stacktest.TypeWorkspace, "guestbook-logs")
+	dcr := g.Get(t, stacktest.TypeDCR, "guestbook-ci-dcr")
+	dcra := g.Get(t, stacktest.TypeDCRA, "guestbook-ci-dcra")
+	clusterDiag := g.Get(t, stacktest.TypeDiagnostics, "guestbook-aks-diag")
+	registryDiag := g.Get(t, stacktest.TypeDiagnostics, "guestbook-acr-diag")
+	upgradeWindow := g.Get(t, stacktest.TypeMaintenance, "guestbook-maint-upgrade")
+	nodeOSWindow := g.Get(t, stacktest.TypeMaintenance, "guestbook-maint-nodeos")
+	categories := func(names ...string) []any {
+		var logs []any
+		for _, n := range names {
+			logs = append(logs, map[string]any{"category": n, "enabled": true})
+		}
+		return logs
+	}
 	tests := []struct {
 		r    *stacktest.Resource
 		path string
@@ -225,9 +298,49 @@ func TestAzureProd(t *testing.T) {
 	}{
 		{cluster, "agentPoolProfiles[0].availabilityZones", []any{"1", "2", "3"}},
 		{cluster, "agentPoolProfiles[0].minCount", 3.0},
+		{cluster, "agentPoolProfiles[0].osDiskType", "Ephemeral"},
+		{cluster, "agentPoolProfiles[0].osDiskSizeGB", 128.0},
 		{cluster, "apiServerAccessProfile.authorizedIPRanges", []any{"203.0.113.0/24"}},
 		{cluster, "disableLocalAccounts", true},
+		{cluster, "sku.tier", "Standard"},
+		{cluster, "addonProfiles.azurepolicy.enabled", true},
+		{cluster, "addonProfiles.omsagent.enabled", true},
+		{cluster, "addonProfiles.omsagent.config.logAnalyticsWorkspaceResourceID", workspace.ID},
+		{cluster, "addonProfiles.omsagent.config.useAADAuth", "true"},
+		{userPool, "availabilityZones", []any{"1", "2", "3"}},
+		{userPool, "minCount", 3.0},
+		{userPool, "maxCount", 6.0},
+		{userPool, "osDiskType", "Ephemeral"},
+		{userPool, "osDiskSizeGB", 128.0},
 		{registry, "sku.name", "Premium"},
+		{registry, "zoneRedundancy", "Enabled"},
+		{workspace, "retentionInDays", 90.0},
+		{workspace, "sku.name", "PerGB2018"},
+		{dcr, "dataFlows[0].streams", []any{"Microsoft-ContainerInsights-Group-Default"}},
+		{dcr, "destinations.logAnalytics[0].workspaceResourceId", workspace.ID},
+		{dcr, "dataSources.extensions[0].extensionName", "ContainerInsights"},
+		{dcra, "resourceUri", cluster.ID},
+		{dcra, "dataCollectionRuleId", dcr.ID},
+		{dcra, "associationName", "ContainerInsightsExtension"},
+		{clusterDiag, "resourceUri", cluster.ID},
+		{clusterDiag, "workspaceId", workspace.ID},
+		{clusterDiag, "logAnalyticsDestinationType", "Dedicated"},
+		{clusterDiag, "logs", categories("kube-audit-admin", "guard", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "cluster-autoscaler")},
+		{clusterDiag, "metrics", []any{map[string]any{"category": "AllMetrics", "enabled": true}}},
+		{registryDiag, "resourceUri", registry.ID},
+		{registryDiag, "workspaceId", workspace.ID},
+		{registryDiag, "logs", categories("ContainerRegistryLoginEvents", "ContainerRegistryRepositoryEvents")},
+		{upgradeWindow, "configName", "aksManagedAutoUpgradeSchedule"},
+		{upgradeWindow, "resourceName", output(t, cluster, "name")},
+		{upgradeWindow, "maintenanceWindow", map[string]any{
+			"schedule":  map[string]any{"weekly": map[string]any{"dayOfWeek": "Sunday", "intervalWeeks": 1.0}},
+			"startTime": "01:00", "durationHours": 4.0, "utcOffset": "+09:00",
+		}},
+		{nodeOSWindow, "configName", "aksManagedNodeOSUpgradeSchedule"},
+		{nodeOSWindow, "maintenanceWindow", map[string]any{
+			"schedule":  map[string]any{"weekly": map[string]any{"dayOfWeek": "Saturday", "intervalWeeks": 1.0}},
+			"startTime": "02:30", "durationHours": 6.0, "utcOffset": "-05:00",
+		}},
 	}
 	for _, tt := range tests {
 		if got, _ := stacktest.Value(tt.r.Inputs, tt.path); !reflect.DeepEqual(got, tt.want) {
@@ -254,8 +367,53 @@ func TestAzureKubernetesVersion(t *testing.T) {
 			t.Errorf("cluster %s = %q, want %q", path, got, "1.31")
 		}
 	}
-	if want := []string{"agentPoolProfiles[0].count"}; !slices.Equal(cluster.IgnoreChanges, want) {
+	if want := []string{"agentPoolProfiles[0].count", "agentPoolProfiles[1]"}; !slices.Equal(cluster.IgnoreChanges, want) {
 		t.Errorf("cluster ignoreChanges = %v, want %v", cluster.IgnoreChanges, want)
+	}
+	userPool := g.Get(t, stacktest.TypeAgentPool, "user")
+	if got, _ := stacktest.String(userPool.Inputs, "orchestratorVersion"); got != "1.31" {
+		t.Errorf("user pool orchestratorVersion = %q, want %q", got, "1.31")
+	}
+	if want := []string{"count"}; !slices.Equal(userPool.IgnoreChanges, want) {
+		t.Errorf("user pool ignoreChanges = %v, want %v", userPool.IgnoreChanges, want)
+	}
+}
+
+// TestAzureBaselineGraph: the production baseline's resources sit off the
+// deploy's critical path. The workspace comes before the cluster (its add-on
+// names it); everything else that watches or schedules the cluster comes after
+// it, and nothing the app needs waits for any of it but the user pool.
+func TestAzureBaselineGraph(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dryRun=%v", dryRun), func(t *testing.T) {
+			g := mustRun(t, dryRun, prodArgs)
+			cluster := g.Get(t, stacktest.TypeCluster, "guestbook-aks")
+			workspace := g.Get(t, stacktest.TypeWorkspace, "guestbook-logs")
+			provider := g.Get(t, stacktest.TypeK8sProvider, "guestbook-k8s")
+			if deps := cluster.PropertyDependencies["addonProfiles"]; !slices.Contains(deps, workspace.URN) {
+				t.Errorf("cluster addonProfiles dependencies = %v, want the workspace: the monitoring add-on names it", deps)
+			}
+			after := []*stacktest.Resource{
+				g.Get(t, stacktest.TypeAgentPool, "user"),
+				g.Get(t, stacktest.TypeDCRA, "guestbook-ci-dcra"),
+				g.Get(t, stacktest.TypeDiagnostics, "guestbook-aks-diag"),
+				g.Get(t, stacktest.TypeMaintenance, "guestbook-maint-upgrade"),
+				g.Get(t, stacktest.TypeMaintenance, "guestbook-maint-nodeos"),
+			}
+			for _, r := range after {
+				if !g.Waits(r, cluster) {
+					t.Errorf("%s dependencies = %v, want the cluster", r, r.Dependencies)
+				}
+			}
+			offPath := append(after[1:], g.Get(t, stacktest.TypeDCR, "guestbook-ci-dcr"), g.Get(t, stacktest.TypeDiagnostics, "guestbook-acr-diag"))
+			for _, r := range append(offPath, after[0]) {
+				for _, waiter := range []*stacktest.Resource{cluster, provider} {
+					if path, ok := g.WaitsTransitively(waiter, r); ok {
+						t.Errorf("%s waits for %s (%s): it must not be on the deploy's path", waiter, r, stacktest.Path(path))
+					}
+				}
+			}
+		})
 	}
 }
 

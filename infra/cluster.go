@@ -9,6 +9,7 @@ import (
 	// The cluster uses the 2024-10-01 API (GA) because the top-level package's
 	// 2023-04-01 API has no nodeOSUpgradeChannel.
 	containerservice "github.com/pulumi/pulumi-azure-native-sdk/containerservice/v2/v20241001"
+	"github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -17,7 +18,7 @@ import (
 // provider's default would give up on a slow but healthy operation.
 const clusterCreateTimeout = 60 * time.Minute
 
-// NodePool sizes the cluster's single (system) node pool.
+// NodePool sizes one of the cluster's node pools.
 type NodePool struct {
 	// VMSize is the Azure VM size of every node.
 	VMSize string
@@ -27,15 +28,35 @@ type NodePool struct {
 	MaxCount int
 	// Zones spread the nodes over these availability zones; empty pins none.
 	Zones []string
+	// OSDiskType is Managed or Ephemeral (on the VM's temp disk or cache: no
+	// storage cost, faster to scale and reimage, nothing kept over a reimage).
+	OSDiskType string
+	// OSDiskSizeGB sizes the OS disk; 0 leaves it to AKS (128 GB, managed).
+	// An ephemeral disk must fit the VM size's temp disk or cache.
+	OSDiskSizeGB int
 }
+
+// systemPoolTaint keeps everything but critical add-ons off the system pool: the
+// app's pods have no toleration for it, so they land on the user pool, and a
+// busy app cannot starve CoreDNS or the metrics server of a node
+// (https://learn.microsoft.com/azure/aks/use-system-pools#system-and-user-node-pools).
+const systemPoolTaint = "CriticalAddonsOnly=true:NoSchedule"
 
 type clusterArgs struct {
 	ResourceGroupName pulumi.StringInput
 	Location          pulumi.StringInput
 	DNSPrefix         string
 	KubernetesVersion string
-	Pool              NodePool
-	Identities        *identities
+	// SystemPool is the cluster's own (System mode) pool, tainted CriticalAddonsOnly.
+	SystemPool NodePool
+	Identities *identities
+	// Tier is the control plane's pricing tier: Free, or Standard with the
+	// uptime SLA (https://learn.microsoft.com/azure/aks/free-standard-pricing-tiers).
+	Tier string
+	// AzurePolicy turns on the Azure Policy add-on (Gatekeeper, audit by default).
+	AzurePolicy bool
+	// Workspace, when set, turns on Container insights sending to it.
+	Workspace *operationalinsights.Workspace
 	// AuthorizedIPRanges restrict the API server; empty leaves it open to any
 	// network (every call still needs an Entra token).
 	AuthorizedIPRanges []string
@@ -50,6 +71,11 @@ type clusterArgs struct {
 // (azure-native's Read), so each would show as drift on every preview and the
 // next update would try to put it back:
 //   - the pool's node count, which the autoscaler moves between min and max;
+//   - the user pool: AKS lists every pool in the cluster's agentPoolProfiles,
+//     the ones made through the agentPools API too, so a refresh adds it as
+//     agentPoolProfiles[1] (pulumi/pulumi-azure-native#1532) and the next
+//     preview would send the cluster's PUT without it. The user pool is the
+//     AgentPool resource's to change, never the cluster's;
 //   - with no version configured, the versions AKS reports: kubernetesVersion
 //     and the pool's orchestratorVersion are the full version running, which the
 //     patch channel raises. A MAJOR.MINOR version is reported as given and stays
@@ -57,7 +83,7 @@ type clusterArgs struct {
 //     version is chosen automatically"), so a configured one is not ignored, and
 //     changing it is an upgrade.
 func ignoredByAzure(kubernetesVersion string) []string {
-	ignored := []string{"agentPoolProfiles[0].count"}
+	ignored := []string{"agentPoolProfiles[0].count", "agentPoolProfiles[1]"}
 	if kubernetesVersion == "" {
 		ignored = append(ignored, "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion")
 	}
@@ -70,15 +96,23 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 	if args.KubernetesVersion != "" {
 		version = pulumi.StringPtr(args.KubernetesVersion)
 	}
-	var apiServer containerservice.ManagedClusterAPIServerAccessProfilePtrInput
-	if len(args.AuthorizedIPRanges) > 0 {
-		apiServer = &containerservice.ManagedClusterAPIServerAccessProfileArgs{
-			AuthorizedIPRanges: pulumi.ToStringArray(args.AuthorizedIPRanges),
-		}
+	apiServer := &containerservice.ManagedClusterAPIServerAccessProfileArgs{
+		// No `az aks command invoke`: it runs kubectl as the cluster's own
+		// admin, around the authorized IP ranges and the admins' Azure RBAC
+		// (https://learn.microsoft.com/azure/aks/access-private-cluster#disable-run-command).
+		DisableRunCommand: pulumi.Bool(true),
 	}
-	var zones pulumi.StringArrayInput
-	if len(args.Pool.Zones) > 0 {
-		zones = pulumi.ToStringArray(args.Pool.Zones)
+	if len(args.AuthorizedIPRanges) > 0 {
+		apiServer.AuthorizedIPRanges = pulumi.ToStringArray(args.AuthorizedIPRanges)
+	}
+	addons := containerservice.ManagedClusterAddonProfileMap{
+		"azurepolicy": containerservice.ManagedClusterAddonProfileArgs{Enabled: pulumi.Bool(args.AzurePolicy)},
+	}
+	if args.Workspace != nil {
+		addons["omsagent"] = containerservice.ManagedClusterAddonProfileArgs{
+			Enabled: pulumi.Bool(true),
+			Config:  containerInsightsAddon(args.Workspace),
+		}
 	}
 
 	// AKS checks, when the create arrives, that the control-plane identity may
@@ -105,6 +139,11 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		Location:          args.Location,
 		DnsPrefix:         pulumi.String(args.DNSPrefix),
 		KubernetesVersion: version,
+		Sku: &containerservice.ManagedClusterSKUArgs{
+			Name: pulumi.String("Base"),
+			Tier: pulumi.String(args.Tier),
+		},
+		AddonProfiles: addons,
 		Identity: &containerservice.ManagedClusterIdentityArgs{
 			Type:                   containerservice.ResourceIdentityTypeUserAssigned,
 			UserAssignedIdentities: pulumi.StringArray{args.Identities.ControlPlane.ID().ToStringOutput()},
@@ -134,18 +173,24 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		SecurityProfile: &containerservice.ManagedClusterSecurityProfileArgs{
 			WorkloadIdentity: &containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs{Enabled: pulumi.Bool(true)},
 		},
+		// The system pool only: the user pool is its own AgentPool resource, so
+		// changing or replacing it never touches the cluster (AKS refuses a new
+		// pool, or a pool's new VM size, through the cluster's PUT).
 		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{
 			containerservice.ManagedClusterAgentPoolProfileArgs{
 				Name:              pulumi.String("system"),
 				Mode:              pulumi.String("System"),
 				OsType:            pulumi.String("Linux"),
 				Type:              pulumi.String("VirtualMachineScaleSets"),
-				VmSize:            pulumi.String(args.Pool.VMSize),
-				Count:             pulumi.Int(args.Pool.MinCount),
+				VmSize:            pulumi.String(args.SystemPool.VMSize),
+				Count:             pulumi.Int(args.SystemPool.MinCount),
 				EnableAutoScaling: pulumi.Bool(true),
-				MinCount:          pulumi.Int(args.Pool.MinCount),
-				MaxCount:          pulumi.Int(args.Pool.MaxCount),
-				AvailabilityZones: zones,
+				MinCount:          pulumi.Int(args.SystemPool.MinCount),
+				MaxCount:          pulumi.Int(args.SystemPool.MaxCount),
+				AvailabilityZones: zonesOf(args.SystemPool),
+				OsDiskType:        pulumi.String(args.SystemPool.OSDiskType),
+				OsDiskSizeGB:      diskSizeOf(args.SystemPool),
+				NodeTaints:        pulumi.StringArray{pulumi.String(systemPoolTaint)},
 				// The pool runs the cluster's MAJOR.MINOR, which AKS reports as given.
 				OrchestratorVersion: version,
 			},
@@ -171,4 +216,68 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 		return nil, fmt.Errorf("declaring AKS cluster: %w", err)
 	}
 	return cluster, nil
+}
+
+// zonesOf is pool's zones as an input; nil when it pins none.
+func zonesOf(pool NodePool) pulumi.StringArrayInput {
+	if len(pool.Zones) == 0 {
+		return nil
+	}
+	return pulumi.ToStringArray(pool.Zones)
+}
+
+// diskSizeOf is pool's OS disk size as an input; nil leaves it to AKS.
+func diskSizeOf(pool NodePool) pulumi.IntPtrInput {
+	if pool.OSDiskSizeGB == 0 {
+		return nil
+	}
+	return pulumi.IntPtr(pool.OSDiskSizeGB)
+}
+
+// userPoolImmutable are the user pool's inputs AKS fixes when a pool is made
+// ("use a new node pool" to change them, https://learn.microsoft.com/azure/aks/resize-node-pool):
+// a change replaces the pool, and only the pool.
+var userPoolImmutable = []string{"vmSize", "availabilityZones", "osDiskType", "osDiskSizeGB"}
+
+// newUserPool declares the pool the workloads run on, beside the tainted system
+// pool. Its name is autonamed ("user" and eight random characters, within
+// AKS's 12 for a Linux pool), so a replacement is created before the old pool is
+// deleted: AKS drains the old nodes into the new ones, and the app keeps running.
+func newUserPool(ctx *pulumi.Context, resourceGroupName pulumi.StringInput, cluster *containerservice.ManagedCluster,
+	pool NodePool, kubernetesVersion string, opts ...pulumi.ResourceOption) (*containerservice.AgentPool, error) {
+	var version pulumi.StringPtrInput
+	// Like the cluster's: with no version configured, AKS reports the one it runs.
+	ignored := []string{"count"}
+	if kubernetesVersion != "" {
+		version = pulumi.StringPtr(kubernetesVersion)
+	} else {
+		ignored = append(ignored, "orchestratorVersion")
+	}
+	opts = append(opts,
+		pulumi.IgnoreChanges(ignored),
+		pulumi.ReplaceOnChanges(userPoolImmutable),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{
+			Create: clusterCreateTimeout.String(), Update: clusterCreateTimeout.String(), Delete: clusterCreateTimeout.String(),
+		}),
+	)
+	p, err := containerservice.NewAgentPool(ctx, "user", &containerservice.AgentPoolArgs{
+		ResourceGroupName:   resourceGroupName,
+		ResourceName:        cluster.Name,
+		Mode:                pulumi.String("User"),
+		OsType:              pulumi.String("Linux"),
+		Type:                pulumi.String("VirtualMachineScaleSets"),
+		VmSize:              pulumi.String(pool.VMSize),
+		Count:               pulumi.Int(pool.MinCount),
+		EnableAutoScaling:   pulumi.Bool(true),
+		MinCount:            pulumi.Int(pool.MinCount),
+		MaxCount:            pulumi.Int(pool.MaxCount),
+		AvailabilityZones:   zonesOf(pool),
+		OsDiskType:          pulumi.String(pool.OSDiskType),
+		OsDiskSizeGB:        diskSizeOf(pool),
+		OrchestratorVersion: version,
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("declaring user node pool: %w", err)
+	}
+	return p, nil
 }

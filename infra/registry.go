@@ -19,12 +19,20 @@ import (
 // (AcrPull for the kubelet identity) and pushes through the deploying identity's
 // token, so the admin user is switched off explicitly: an unset field would leave
 // it to whatever the API defaults to today.
-func newRegistry(ctx *pulumi.Context, name string, resourceGroupName, location pulumi.StringInput, sku string, opts ...pulumi.ResourceOption) (*containerregistry.Registry, error) {
+func newRegistry(ctx *pulumi.Context, name string, resourceGroupName, location pulumi.StringInput, sku string, zoneRedundant bool,
+	opts ...pulumi.ResourceOption) (*containerregistry.Registry, error) {
+	// Zone redundancy (Premium only) is fixed when the registry is made; set
+	// either way, so a registry never depends on the API's default.
+	zoneRedundancy := "Disabled"
+	if zoneRedundant {
+		zoneRedundancy = "Enabled"
+	}
 	reg, err := containerregistry.NewRegistry(ctx, registryLogicalName(name), &containerregistry.RegistryArgs{
 		ResourceGroupName: resourceGroupName,
 		Location:          location,
 		Sku:               &containerregistry.SkuArgs{Name: pulumi.String(sku)},
 		AdminUserEnabled:  pulumi.Bool(false),
+		ZoneRedundancy:    pulumi.String(zoneRedundancy),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("declaring container registry: %w", err)
@@ -72,8 +80,8 @@ func newCacheRules(ctx *pulumi.Context, name string, resourceGroupName pulumi.St
 			RegistryName:      registry.Name,
 			SourceRepository:  pulumi.String(img.Source),
 			TargetRepository:  pulumi.String(img.Repository),
-			// No credential set: Docker Hub's official images are public, and the
-			// cache pulls each tag once, so its anonymous limit is not a concern.
+			// No credential set: config admits only upstreams ACR caches
+			// anonymously (Docker Hub needs one, see config.go's checkPinnedImage).
 		}, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("declaring cache rule for %s: %w", img.Source, err)

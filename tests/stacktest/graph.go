@@ -28,6 +28,8 @@ type Resource struct {
 	// PropertyDependencies are, per input, the URNs its value came from.
 	PropertyDependencies map[string][]string
 	IgnoreChanges        []string
+	ReplaceOnChanges     []string
+	DeleteBeforeReplace  bool
 	Timeouts             Timeouts
 	// Protect is the resource's protect option.
 	Protect bool

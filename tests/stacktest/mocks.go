@@ -35,6 +35,12 @@ const (
 	TypeIdentity       = "azure-native:managedidentity:UserAssignedIdentity"
 	TypeRoleAssignment = "azure-native:authorization:RoleAssignment"
 	TypeCluster        = "azure-native:containerservice/v20241001:ManagedCluster"
+	TypeAgentPool      = "azure-native:containerservice/v20241001:AgentPool"
+	TypeMaintenance    = "azure-native:containerservice/v20241001:MaintenanceConfiguration"
+	TypeWorkspace      = "azure-native:operationalinsights:Workspace"
+	TypeDCR            = "azure-native:insights:DataCollectionRule"
+	TypeDCRA           = "azure-native:insights:DataCollectionRuleAssociation"
+	TypeDiagnostics    = "azure-native:insights:DiagnosticSetting"
 	TypeK8sProvider    = "pulumi:providers:kubernetes"
 	TypeImage          = "docker:index/image:Image"
 	TypeNamespace      = "kubernetes:core/v1:Namespace"
@@ -117,6 +123,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.PropertyDependencies[k] = v.GetUrns()
 		}
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		r.Protect = rpc.GetProtect()
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.Timeouts = Timeouts{Create: t.GetCreate(), Update: t.GetUpdate(), Delete: t.GetDelete()}
@@ -239,6 +247,32 @@ func (m *Mocks) created(r *Resource) (string, resource.PropertyMap, error) {
 		set("provisioningState", "Succeeded")
 		set("currentKubernetesVersion", "1.31.5")
 		return rgID() + "/providers/Microsoft.ContainerService/managedClusters/" + name, out, nil
+	case TypeAgentPool:
+		name := nameOr(in, "agentPoolName", autoname(r.Name, ""))
+		set("name", name)
+		set("provisioningState", "Succeeded")
+		return rgID() + "/providers/Microsoft.ContainerService/managedClusters/" + str(in, "resourceName") + "/agentPools/" + name, out, nil
+	case TypeMaintenance:
+		name := str(in, "configName")
+		set("name", name)
+		return rgID() + "/providers/Microsoft.ContainerService/managedClusters/" + str(in, "resourceName") + "/maintenanceConfigurations/" + name, out, nil
+	case TypeWorkspace:
+		name := nameOr(in, "workspaceName", autoname(r.Name, "-"))
+		set("name", name)
+		set("customerId", stableUUID("workspace/"+name))
+		return rgID() + "/providers/Microsoft.OperationalInsights/workspaces/" + name, out, nil
+	case TypeDCR:
+		name := nameOr(in, "dataCollectionRuleName", autoname(r.Name, "-"))
+		set("name", name)
+		return rgID() + "/providers/Microsoft.Insights/dataCollectionRules/" + name, out, nil
+	case TypeDCRA:
+		name := nameOr(in, "associationName", autoname(r.Name, "-"))
+		set("name", name)
+		return str(in, "resourceUri") + "/providers/Microsoft.Insights/dataCollectionRuleAssociations/" + name, out, nil
+	case TypeDiagnostics:
+		name := nameOr(in, "name", autoname(r.Name, "-"))
+		set("name", name)
+		return str(in, "resourceUri") + "/providers/Microsoft.Insights/diagnosticSettings/" + name, out, nil
 	case TypeK8sProvider:
 		return stableUUID(r.URN), out, nil
 	case TypeImage:
