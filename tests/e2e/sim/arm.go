@@ -50,6 +50,15 @@ var forceNew = map[string][]string{
 	KindCluster: {"resourceName", "resourceGroupName", /* path */
 		"diskEncryptionSetID", "dnsPrefix", "fqdnSubdomain", "linuxProfile", "location", "networkProfile",
 		"nodeResourceGroup", "windowsProfile" /* forceNewMap */},
+	// The agent pool's vmSize, zones and OS disk are create-only in AKS (it
+	// refuses a change), but azure-native marks none of them forceNew: the
+	// program replaces the pool itself (replaceOnChanges).
+	KindAgentPool:   {"agentPoolName", "resourceName", "resourceGroupName" /* path */},
+	KindMaintenance: {"configName", "resourceName", "resourceGroupName" /* path */},
+	KindWorkspace:   {"workspaceName", "resourceGroupName" /* path */, "location" /* create-only */},
+	KindDCR:         {"dataCollectionRuleName", "resourceGroupName" /* path */, "location" /* create-only */},
+	KindDCRA:        {"associationName", "resourceUri" /* path */},
+	KindDiagnostics: {"name", "resourceUri" /* path */},
 }
 
 // armKinds, by "<module>:<Type>" of the Pulumi token with the API version removed.
@@ -92,6 +101,42 @@ var armKinds = map[string]*armKind{
 			{"name"}, {"type"}, {"fqdn"}, {"azurePortalFQDN"}, {"provisioningState"}, {"powerState"},
 			{"currentKubernetesVersion"}, {"maxAgentPools"}, {"identity"}, {"oidcIssuerProfile", "issuerURL"},
 		},
+	},
+	"containerservice:AgentPool": {
+		Kind: KindAgentPool, ARMType: "Microsoft.ContainerService/managedClusters/agentPools",
+		NameProp: "agentPoolName", ForceNew: forceNew[KindAgentPool],
+		Required: []string{"resourceGroupName", "resourceName"},
+		Computed: [][]string{{"name"}, {"type"}, {"provisioningState"}, {"currentOrchestratorVersion"}, {"nodeImageVersion"}, {"powerState"}},
+	},
+	"containerservice:MaintenanceConfiguration": {
+		Kind: KindMaintenance, ARMType: "Microsoft.ContainerService/managedClusters/maintenanceConfigurations",
+		NameProp: "configName", ForceNew: forceNew[KindMaintenance],
+		Required: []string{"resourceGroupName", "resourceName"},
+		Computed: [][]string{{"name"}, {"type"}, {"systemData"}},
+	},
+	"operationalinsights:Workspace": {
+		Kind: KindWorkspace, ARMType: "Microsoft.OperationalInsights/workspaces",
+		NameProp: "workspaceName", ForceNew: forceNew[KindWorkspace],
+		Required: []string{"resourceGroupName"},
+		Computed: [][]string{{"name"}, {"type"}, {"customerId"}, {"provisioningState"}, {"createdDate"}, {"modifiedDate"}},
+	},
+	"insights:DataCollectionRule": {
+		Kind: KindDCR, ARMType: "Microsoft.Insights/dataCollectionRules",
+		NameProp: "dataCollectionRuleName", ForceNew: forceNew[KindDCR],
+		Required: []string{"resourceGroupName"},
+		Computed: [][]string{{"name"}, {"type"}, {"immutableId"}, {"provisioningState"}},
+	},
+	"insights:DataCollectionRuleAssociation": {
+		Kind: KindDCRA, ARMType: "Microsoft.Insights/dataCollectionRuleAssociations",
+		NameProp: "associationName", ForceNew: forceNew[KindDCRA],
+		Required: []string{"resourceUri"},
+		Computed: [][]string{{"name"}, {"type"}, {"provisioningState"}},
+	},
+	"insights:DiagnosticSetting": {
+		Kind: KindDiagnostics, ARMType: "Microsoft.Insights/diagnosticSettings",
+		NameProp: "name", ForceNew: forceNew[KindDiagnostics],
+		Required: []string{"resourceUri"},
+		Computed: [][]string{{"type"}},
 	},
 }
 
@@ -137,8 +182,19 @@ func (k *armKind) idOf(in map[string]any) string {
 		return strings.TrimSuffix(str(in, "scope"), "/") + "/providers/" + k.ARMType + "/" + name
 	case KindCacheRule:
 		return rgID(str(in, "resourceGroupName")) + "/providers/Microsoft.ContainerRegistry/registries/" + str(in, "registryName") + "/cacheRules/" + name
+	case KindAgentPool, KindMaintenance:
+		child := map[string]string{KindAgentPool: "agentPools", KindMaintenance: "maintenanceConfigurations"}[k.Kind]
+		return clusterIDOf(in) + "/" + child + "/" + name
+	case KindDCRA, KindDiagnostics:
+		// Extension resources: under the resource they watch.
+		return strings.TrimSuffix(str(in, "resourceUri"), "/") + "/providers/" + k.ARMType + "/" + name
 	}
 	return rgID(str(in, "resourceGroupName")) + "/providers/" + k.ARMType + "/" + name
+}
+
+// clusterIDOf is the ARM id of the managed cluster a child resource's inputs name.
+func clusterIDOf(in map[string]any) string {
+	return rgID(str(in, "resourceGroupName")) + "/providers/Microsoft.ContainerService/managedClusters/" + str(in, "resourceName")
 }
 
 // resourceGroupOf returns the resource group an ARM id lies in, if any.

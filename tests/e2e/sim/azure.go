@@ -83,7 +83,7 @@ func (p *AzureProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*
 			news[nameKey] = resource.NewProperty(name)
 		}
 	}
-	if loc := p.defaultLocation(); k.Kind != KindRoleAssignment && !present(news, "location") && loc != "" {
+	if loc := p.defaultLocation(); k.located() && !present(news, "location") && loc != "" {
 		news["location"] = resource.NewProperty(loc)
 	}
 	var failures []*pulumirpc.CheckFailure
@@ -206,6 +206,8 @@ func (k *armKind) newResource(tok, urn string, ins resource.PropertyMap) *Resour
 	case KindResourceGroup:
 	case KindRoleAssignment:
 		r.ResourceGroup = resourceGroupOf(str(in, "scope"))
+	case KindDCRA, KindDiagnostics:
+		r.ResourceGroup = resourceGroupOf(str(in, "resourceUri"))
 	default:
 		r.ResourceGroup = str(in, "resourceGroupName")
 	}
@@ -248,6 +250,9 @@ func (p *AzureProvider) succeed(id string) (Resource, error) {
 			setProvisioningState(r, StateSucceeded)
 		}
 		done = *r
+		if r.Kind == KindCluster {
+			done.Outputs = withPools(s, r)
+		}
 		return nil
 	})
 	return done, err
@@ -363,9 +368,13 @@ func (p *AzureProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pu
 	}
 	inputs := r.Inputs // an import: no old inputs to start from
 	if len(oldInputs) > 0 {
-		inputs = applyChanges(plainMap(oldInputs), k.projection(plainMap(oldState)), k.projection(r.Outputs))
+		inputs = applyChanges(plainMap(oldInputs), k.projection(plainMap(oldState)), k.projection(withPoolsOf(s, r)))
 	}
-	outs, err := marshal(keepSecrets(fromPlain(r.Outputs), oldInputs))
+	answer := r.Outputs
+	if r.Kind == KindCluster {
+		answer = withPools(s, r)
+	}
+	outs, err := marshal(keepSecrets(fromPlain(answer), oldInputs))
 	if err != nil {
 		return nil, p.finish(op, err)
 	}

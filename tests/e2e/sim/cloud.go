@@ -50,6 +50,12 @@ const (
 	KindRoleAssignment = "RoleAssignment"
 	KindCluster        = "ManagedCluster"
 	KindCacheRule      = "CacheRule"
+	KindAgentPool      = "AgentPool"
+	KindMaintenance    = "MaintenanceConfiguration"
+	KindWorkspace      = "Workspace"
+	KindDCR            = "DataCollectionRule"
+	KindDCRA           = "DataCollectionRuleAssociation"
+	KindDiagnostics    = "DiagnosticSetting"
 	KindImage          = "Image"
 )
 

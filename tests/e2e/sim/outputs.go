@@ -80,6 +80,8 @@ func (k *armKind) outputs(s *cloudState, r *Resource, prev map[string]any, now t
 		out["updatedBy"] = deployer
 	case KindCluster:
 		clusterOutputs(s, r, prev, out)
+	case KindAgentPool, KindWorkspace, KindDCR, KindDCRA:
+		baselineOutputs(k, r, prev, out, now)
 	}
 	return out
 }
@@ -250,7 +252,7 @@ func setProvisioningState(r *Resource, state string) {
 	switch r.Kind {
 	case KindResourceGroup:
 		r.Outputs["properties"] = map[string]any{"provisioningState": state}
-	case KindRegistry, KindCacheRule:
+	case KindRegistry, KindCacheRule, KindAgentPool, KindWorkspace, KindDCR, KindDCRA:
 		r.Outputs["provisioningState"] = state
 	case KindCluster:
 		r.Outputs["provisioningState"] = state
@@ -310,6 +312,12 @@ func (c *Cloud) Autoscale(clusterID, pool string, count int) error {
 		for _, p := range sliceOf(r.Outputs, "agentPoolProfiles") {
 			if pp, _ := p.(map[string]any); str(pp, "name") == pool {
 				pp["count"] = float64(count)
+				return nil
+			}
+		}
+		for _, o := range s.Resources {
+			if o.Kind == KindAgentPool && strings.EqualFold(clusterIDOf(o.Inputs), clusterID) && o.Name == pool {
+				o.Outputs["count"] = float64(count)
 				return nil
 			}
 		}

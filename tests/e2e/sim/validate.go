@@ -47,7 +47,12 @@ func (k *armKind) validate(s *cloudState, r *Resource, now time.Time, lat Latenc
 		if err := validateClusterSpec(r.Inputs); err != nil {
 			return err
 		}
+		if err := validateClusterAddons(s, r.Inputs); err != nil {
+			return err
+		}
 		return validateKubeletIdentity(s, r.Inputs, now, lat)
+	case KindAgentPool, KindMaintenance, KindWorkspace, KindDCR, KindDCRA, KindDiagnostics:
+		return validateBaseline(s, k, r, now)
 	}
 	return nil
 }
@@ -204,14 +209,83 @@ const (
 
 var versionRE = regexp.MustCompile(`^([0-9]+\.[0-9]+)(?:\.([0-9]+))?$`)
 
+// invalidParameter is AKS's 400 for a value it does not accept.
+func invalidParameter(param, why string) error {
+	return armError(400, "InvalidParameter", fmt.Sprintf("The value of parameter %s is invalid. %s", param, why))
+}
+
+// validatePool is AKS's checks of one node pool, inline in a cluster or an
+// agentPools resource: the autoscaler's counts, the zones and the OS disk.
+func validatePool(param string, pool map[string]any) error {
+	invalid := invalidParameter
+	count, hasCount := num(pool, "count")
+	// The autoscaler's bounds and count (https://learn.microsoft.com/azure/aks/cluster-autoscaler:
+	// minCount and maxCount are required with it, and count must lie between them).
+	if auto, _ := pool["enableAutoScaling"].(bool); auto {
+		lo, okLo := num(pool, "minCount")
+		hi, okHi := num(pool, "maxCount")
+		switch {
+		case !okLo || !okHi:
+			return invalid(param, "minCount and maxCount are required when enableAutoScaling is true.")
+		case lo < 1 && str(pool, "mode") == "System":
+			return invalid(param+".minCount", "A system pool needs at least one node.")
+		case hi < lo || hi > 1000:
+			return invalid(param+".maxCount", fmt.Sprintf("maxCount %d must be between minCount %d and 1000.", hi, lo))
+		case hasCount && (count < lo || count > hi):
+			return invalid(param+".count", fmt.Sprintf("count %d must be between minCount %d and maxCount %d.", count, lo, hi))
+		}
+	} else if hasCount && (count < 0 || count > 1000) {
+		return invalid(param+".count", "count must be between 0 and 1000.")
+	}
+	if zones, _ := pool["availabilityZones"].([]any); len(zones) > 0 {
+		for _, z := range zones {
+			if zs, _ := z.(string); zs != "1" && zs != "2" && zs != "3" {
+				return invalid(param+".availabilityZones", fmt.Sprintf("Zone %v does not exist in this region.", z))
+			}
+		}
+	}
+	return validateOSDisk(param, pool)
+}
+
+// ephemeralCapacityGB is the temp disk or cache, in GiB, of the VM sizes the
+// simulated region can give an ephemeral OS disk; a size not listed has neither
+// (Dsv5 and Dasv5 have no temp disk). The Ddsv5 and Edsv5 series pages
+// (https://learn.microsoft.com/azure/virtual-machines/sizes/general-purpose/ddsv5-series)
+// and AKS's storage concepts (https://learn.microsoft.com/azure/aks/concepts-storage#ephemeral-os-disk:
+// the OS disk must fit the VM's cache or temp disk).
+var ephemeralCapacityGB = map[string]int{
+	"Standard_D2ds_v5": 75, "Standard_D4ds_v5": 150, "Standard_D8ds_v5": 300, "Standard_D16ds_v5": 600,
+	"Standard_E2ds_v5": 75, "Standard_E4ds_v5": 150, "Standard_DS2_v2": 86, "Standard_DS3_v2": 172,
+}
+
+// validateOSDisk refuses an ephemeral OS disk the VM size cannot hold: AKS
+// defaults the disk to 128 GB and checks it fits.
+func validateOSDisk(param string, pool map[string]any) error {
+	if str(pool, "osDiskType") != "Ephemeral" {
+		return nil
+	}
+	size := str(pool, "vmSize")
+	capacity, ok := ephemeralCapacityGB[size]
+	want, set := num(pool, "osDiskSizeGB")
+	if !set {
+		want = 128
+	}
+	switch {
+	case !ok:
+		return invalidParameter(param+".osDiskType", fmt.Sprintf("VM size %s does not support ephemeral OS disks: it has no cache or temp disk.", size))
+	case want > capacity:
+		return invalidParameter(param+".osDiskSizeGB", fmt.Sprintf(
+			"OS disk size %d GB exceeds the %d GB that VM size %s can hold for an ephemeral OS disk.", want, capacity, size))
+	}
+	return nil
+}
+
 // validateClusterSpec is AKS's checks of a managed cluster's spec, each with
 // the code AKS gives it: the DNS prefix, the Kubernetes version, the node
 // pools' counts, the network plugin, mode, dataplane and policy together, and
 // what Entra integration and local accounts need.
 func validateClusterSpec(in map[string]any) error {
-	invalid := func(param, why string) error {
-		return armError(400, "InvalidParameter", fmt.Sprintf("The value of parameter %s is invalid. %s", param, why))
-	}
+	invalid := invalidParameter
 	if p := str(in, "dnsPrefix"); !dnsPrefixRE.MatchString(p) && str(in, "fqdnSubdomain") == "" {
 		return armError(400, "InvalidDNSPrefix", fmt.Sprintf(
 			"DNS prefix '%s' is invalid: it must contain between 1 and 54 characters, only letters, numbers and hyphens, and start and end with a letter or number.", p))
@@ -234,35 +308,11 @@ func validateClusterSpec(in map[string]any) error {
 	system := 0
 	for i, p := range pools {
 		pool, _ := p.(map[string]any)
-		param := fmt.Sprintf("agentPoolProfiles[%d]", i)
 		if str(pool, "mode") == "System" {
 			system++
 		}
-		count, hasCount := num(pool, "count")
-		// The autoscaler's bounds and count (https://learn.microsoft.com/azure/aks/cluster-autoscaler:
-		// minCount and maxCount are required with it, and count must lie between them).
-		if auto, _ := pool["enableAutoScaling"].(bool); auto {
-			lo, okLo := num(pool, "minCount")
-			hi, okHi := num(pool, "maxCount")
-			switch {
-			case !okLo || !okHi:
-				return invalid(param, "minCount and maxCount are required when enableAutoScaling is true.")
-			case lo < 1 && str(pool, "mode") == "System":
-				return invalid(param+".minCount", "A system pool needs at least one node.")
-			case hi < lo || hi > 1000:
-				return invalid(param+".maxCount", fmt.Sprintf("maxCount %d must be between minCount %d and 1000.", hi, lo))
-			case hasCount && (count < lo || count > hi):
-				return invalid(param+".count", fmt.Sprintf("count %d must be between minCount %d and maxCount %d.", count, lo, hi))
-			}
-		} else if hasCount && (count < 0 || count > 1000) {
-			return invalid(param+".count", "count must be between 0 and 1000.")
-		}
-		if zones, _ := pool["availabilityZones"].([]any); len(zones) > 0 {
-			for _, z := range zones {
-				if zs, _ := z.(string); zs != "1" && zs != "2" && zs != "3" {
-					return invalid(param+".availabilityZones", fmt.Sprintf("Zone %v does not exist in this region.", z))
-				}
-			}
+		if err := validatePool(fmt.Sprintf("agentPoolProfiles[%d]", i), pool); err != nil {
+			return err
 		}
 	}
 	// https://learn.microsoft.com/azure/aks/use-system-pools: "every AKS cluster must
@@ -358,6 +408,20 @@ func (k *armKind) validateUpdate(s *cloudState, r *Resource, olds, news map[stri
 		return armError(400, "PropertyChangeNotAllowed", fmt.Sprintf("Changing property '%s' is not allowed.", property))
 	}
 	switch k.Kind {
+	case KindAgentPool:
+		if _, err := liveParent(s, clusterIDOf(news), now); err != nil {
+			return err
+		}
+		for _, prop := range poolImmutable {
+			if v, set := news[prop]; set && fmt.Sprint(r.Outputs[prop]) != fmt.Sprint(v) {
+				return notAllowed(prop)
+			}
+		}
+		return validatePool("properties", news)
+	case KindMaintenance, KindWorkspace, KindDCR, KindDCRA, KindDiagnostics:
+		probe := *r
+		probe.Inputs = news
+		return validateBaseline(s, k, &probe, now)
 	case KindRoleAssignment:
 		// ARM refuses changing an assignment in place with RoleAssignmentUpdateNotPermitted
 		// "Tenant ID, application ID, principal ID, and scope are not allowed to be updated"
@@ -374,24 +438,13 @@ func (k *armKind) validateUpdate(s *cloudState, r *Resource, olds, news map[stri
 		if err := validateClusterSpec(news); err != nil {
 			return err
 		}
-		oldPools := map[string]map[string]any{}
-		for _, p := range sliceOf(olds, "agentPoolProfiles") {
-			pool, _ := p.(map[string]any)
-			oldPools[str(pool, "name")] = pool
+		if err := validateClusterAddons(s, news); err != nil {
+			return err
 		}
-		for _, p := range sliceOf(news, "agentPoolProfiles") {
-			pool, _ := p.(map[string]any)
-			old, ok := oldPools[str(pool, "name")]
-			if !ok {
-				continue
-			}
-			// A pool's VM size, zones and OS disk are fixed when it is made: AKS
-			// refuses the change ("use a new node pool"); resizing means a new pool.
-			for _, prop := range []string{"vmSize", "availabilityZones", "osDiskType", "osDiskSizeGB", "osType", "vnetSubnetID", "maxPods"} {
-				if fmt.Sprint(old[prop]) != fmt.Sprint(pool[prop]) {
-					return notAllowed("agentPoolProfile." + prop)
-				}
-			}
+		// A pool's VM size, zones and OS disk are fixed when it is made: AKS
+		// refuses the change ("use a new node pool"); resizing means a new pool.
+		if err := validatePoolsPut(s, r, news); err != nil {
+			return err
 		}
 		// "You can't disable managed Microsoft Entra integration once it's enabled"
 		// (https://learn.microsoft.com/azure/aks/enable-authentication-microsoft-entra-id).
