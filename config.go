@@ -504,11 +504,12 @@ var ephemeralOSDiskGB = map[string]int{
 // defaultOSDiskGB is the OS disk AKS gives a node unless told otherwise.
 const defaultOSDiskGB = 128
 
-// OSDiskSizeGB is the OS disk size the stack asks for a pool of vmSize: nothing
-// (AKS's default) for a managed disk, what fits the temp disk for an ephemeral one.
+// OSDiskSizeGB is the OS disk size the stack asks for a pool of vmSize: AKS's
+// default for a managed disk (said, so a refresh reads back what was sent), what
+// fits the temp disk for an ephemeral one.
 func (c Config) OSDiskSizeGB(vmSize string) int {
 	if c.OSDiskType != "Ephemeral" {
-		return 0
+		return defaultOSDiskGB
 	}
 	return min(defaultOSDiskGB, ephemeralOSDiskGB[vmSize])
 }

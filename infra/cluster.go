@@ -42,6 +42,10 @@ type NodePool struct {
 // (https://learn.microsoft.com/azure/aks/use-system-pools#system-and-user-node-pools).
 const systemPoolTaint = "CriticalAddonsOnly=true:NoSchedule"
 
+// maxPods is AKS's default pods per node with Azure CNI overlay, said so that a
+// template scan (PSRule's Azure.AKS.NodeMinPods) and a refresh see what AKS runs.
+const maxPods = 250
+
 type clusterArgs struct {
 	ResourceGroupName pulumi.StringInput
 	Location          pulumi.StringInput
@@ -70,22 +74,24 @@ type clusterArgs struct {
 // create. A refresh copies what Azure changed into the state's inputs
 // (azure-native's Read), so each would show as drift on every preview and the
 // next update would try to put it back:
-//   - the pool's node count, which the autoscaler moves between min and max;
-//   - the user pool: AKS lists every pool in the cluster's agentPoolProfiles,
-//     the ones made through the agentPools API too, so a refresh adds it as
-//     agentPoolProfiles[1] (pulumi/pulumi-azure-native#1532) and the next
-//     preview would send the cluster's PUT without it. The user pool is the
-//     AgentPool resource's to change, never the cluster's;
-//   - with no version configured, the versions AKS reports: kubernetesVersion
-//     and the pool's orchestratorVersion are the full version running, which the
-//     patch channel raises. A MAJOR.MINOR version is reported as given and stays
-//     (the API: "When <major.minor> is specified, the latest supported GA patch
-//     version is chosen automatically"), so a configured one is not ignored, and
-//     changing it is an upgrade.
+//   - the node pools. AKS lists every pool in the cluster's agentPoolProfiles,
+//     the user pool made through the agentPools API too, so a refresh brings
+//     it into the cluster's state (pulumi/pulumi-azure-native#1532), and the
+//     engine cannot ignore one element of a list the program declares shorter:
+//     the whole list is ignored. The autoscaler's count and the patch
+//     channel's versions go with it. The system pool is therefore set when the
+//     cluster is created, and the user pool, its own resource, is where pool
+//     changes go (README, Configuration);
+//   - with no version configured, kubernetesVersion, which AKS reports as the
+//     full version running and the patch channel raises. A MAJOR.MINOR version
+//     is reported as given and stays (the API: "When <major.minor> is
+//     specified, the latest supported GA patch version is chosen
+//     automatically"), so a configured one is not ignored, and changing it is
+//     an upgrade.
 func ignoredByAzure(kubernetesVersion string) []string {
-	ignored := []string{"agentPoolProfiles[0].count", "agentPoolProfiles[1]"}
+	ignored := []string{"agentPoolProfiles"}
 	if kubernetesVersion == "" {
-		ignored = append(ignored, "kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion")
+		ignored = append(ignored, "kubernetesVersion")
 	}
 	return ignored
 }
@@ -190,6 +196,7 @@ func newCluster(ctx *pulumi.Context, name string, args clusterArgs, opts ...pulu
 				AvailabilityZones: zonesOf(args.SystemPool),
 				OsDiskType:        pulumi.String(args.SystemPool.OSDiskType),
 				OsDiskSizeGB:      diskSizeOf(args.SystemPool),
+				MaxPods:           pulumi.Int(maxPods),
 				NodeTaints:        pulumi.StringArray{pulumi.String(systemPoolTaint)},
 				// The pool runs the cluster's MAJOR.MINOR, which AKS reports as given.
 				OrchestratorVersion: version,
@@ -274,6 +281,7 @@ func newUserPool(ctx *pulumi.Context, resourceGroupName pulumi.StringInput, clus
 		AvailabilityZones:   zonesOf(pool),
 		OsDiskType:          pulumi.String(pool.OSDiskType),
 		OsDiskSizeGB:        diskSizeOf(pool),
+		MaxPods:             pulumi.Int(maxPods),
 		OrchestratorVersion: version,
 	}, opts...)
 	if err != nil {

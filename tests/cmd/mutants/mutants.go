@@ -70,11 +70,35 @@ var mutants = []mutant{
 	{"deploy-workflow-azurecli", "CI deploys fail after the cluster's create with AADSTS700024",
 		".github/workflows/deploy.yml", "          AAD_LOGIN_METHOD: workloadidentity\n", ""},
 
+	// Pool isolation: the system pool's taint, the user pool beside it.
+	{"system-pool-untainted", "the app's pods share nodes with CoreDNS and the add-ons, and can starve them",
+		"infra/cluster.go", "\t\t\t\tNodeTaints:        pulumi.StringArray{pulumi.String(systemPoolTaint)},\n", ""},
+	{"deployment-ignores-user-pool", "the guestbook's pods are Pending until the user pool exists, racing the rollout timeout",
+		"app/workload.go", "\t\tpulumi.DependsOn(args.Nodes),", "\t\tpulumi.DependsOn(nil),"},
+	{"redis-ignores-user-pool", "Redis's pod is Pending until the user pool exists, racing the rollout timeout",
+		"app/redis.go", "\t\tpulumi.DependsOn(args.Nodes),", "\t\tpulumi.DependsOn(nil),"},
+	{"user-pool-resized-in-place", "a new nodeVmSize is sent as an update AKS refuses (PropertyChangeNotAllowed)",
+		"infra/cluster.go", "\t\tpulumi.ReplaceOnChanges(userPoolImmutable),\n", ""},
+
+	// The production baseline's switches.
+	{"run-command-on", "az aks command invoke runs kubectl as the cluster around the authorized ranges",
+		"infra/cluster.go", "\t\tDisableRunCommand: pulumi.Bool(true),", "\t\tDisableRunCommand: pulumi.Bool(false),"},
+	{"audit-log-everything", "kube-audit instead of kube-audit-admin: every get and list billed, Azure.AKS.AuditAdmin fails",
+		"infra/monitoring.go", "\t\"kube-audit-admin\", \"guard\",", "\t\"kube-audit\", \"guard\","},
+	{"container-insights-key-auth", "Container insights falls back to the workspace key (legacy auth, being retired)",
+		"infra/monitoring.go", "\t\t\"useAADAuth\":                      pulumi.String(\"true\"),", "\t\t\"useAADAuth\":                      pulumi.String(\"false\"),"},
+	{"ephemeral-any-size", "an ephemeral OS disk on a size without a temp disk stops the deploy at AKS",
+		"config.go", "\t\t\tif _, ok := ephemeralOSDiskGB[p.size]; !ok && p.size != \"\" {", "\t\t\tif false {"},
+	{"prod-free-tier-accepted", "the prod cluster runs without an uptime SLA",
+		"config.go", "\tif c.ClusterTier == \"Free\" {", "\tif false {"},
+
 	// What Azure moves by itself.
-	{"count-not-ignored", "every refresh shows the autoscaler's count as drift, and up scales the pool back",
-		"infra/cluster.go", "\tignored := []string{\"agentPoolProfiles[0].count\"}", "\tignored := []string{}"},
+	{"pools-not-ignored", "every refresh shows the autoscaler's count and the user pool AKS lists as drift, and up PUTs the cluster",
+		"infra/cluster.go", "\tignored := []string{\"agentPoolProfiles\"}", "\tignored := []string{}"},
+	{"user-pool-count-not-ignored", "every refresh shows the user pool's autoscaled count as drift, and up scales it back",
+		"infra/cluster.go", "\tignored := []string{\"count\"}", "\tignored := []string{}"},
 	{"versions-not-ignored", "every patch release shows as drift on the drift check",
-		"infra/cluster.go", "\t\tignored = append(ignored, \"kubernetesVersion\", \"agentPoolProfiles[0].orchestratorVersion\")", ""},
+		"infra/cluster.go", "\t\tignored = append(ignored, \"kubernetesVersion\")\n\t}\n\treturn ignored", "\t}\n\treturn ignored"},
 	{"redis-password-not-ignored", "every run draws a new Redis password and rolls both workloads",
 		"app/redisauth.go", "}, append(opts, pulumi.IgnoreChanges([]string{\"stringData\", \"data\"}))...)", "}, opts...)"},
 
