@@ -27,7 +27,8 @@ import (
 //go:embed stages/*.yaml
 var stageFiles embed.FS
 
-// NodeCount is how many nodes the simulated pool has: the dev stack's nodeCount.
+// NodeCount is how many nodes the simulated system pool has. User pools'
+// nodes come and go with the simulated cloud's agent pools (nodes.go).
 const NodeCount = 2
 
 // pullAnnotation is set on a pod by the image-pull simulation (pullgate.go) once
@@ -164,28 +165,12 @@ func (c *Cluster) createPool(ctx context.Context) error {
 	if err := c.Kube.Create(ctx, "/apis/storage.k8s.io/v1/storageclasses", sc); err != nil {
 		return fmt.Errorf("creating the default storage class: %w", err)
 	}
+	// The system pool's nodes, tainted as the program asks (infra/cluster.go):
+	// only critical add-ons tolerate it, so the app's pods wait for a user pool.
+	taint := []map[string]string{{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}}
 	for i := range NodeCount {
 		name := "aks-system-" + strconv.Itoa(i)
-		node := map[string]any{
-			"apiVersion": "v1", "kind": "Node",
-			"metadata": map[string]any{
-				"name":        name,
-				"annotations": map[string]string{"kwok.x-k8s.io/node": "fake"},
-				"labels": map[string]string{
-					"kubernetes.io/hostname":         name,
-					"kubernetes.io/os":               "linux",
-					"kubernetes.io/arch":             "amd64",
-					"kubernetes.azure.com/agentpool": "system",
-					"type":                           "kwok",
-				},
-			},
-			// Standard_D2s_v5: 2 vCPUs, 8 GiB.
-			"status": map[string]any{
-				"allocatable": map[string]string{"cpu": "1900m", "memory": "5Gi", "pods": "110", "ephemeral-storage": "100Gi"},
-				"capacity":    map[string]string{"cpu": "2", "memory": "8Gi", "pods": "110", "ephemeral-storage": "128Gi"},
-			},
-		}
-		if err := c.Kube.Create(ctx, "/api/v1/nodes", node); err != nil {
+		if err := c.Kube.Create(ctx, "/api/v1/nodes", kwokNode(name, "system", "system", taint)); err != nil {
 			return fmt.Errorf("creating node %s: %w", name, err)
 		}
 	}

@@ -30,11 +30,12 @@ type DeployTime struct {
 	// RolledOut is the simulated time from the resource group's create to the
 	// end of the Deployment's create (the provider's rollout await).
 	RolledOut time.Duration
-	// Floor is resource group + cluster + rollout: no order can do better.
+	// Floor is resource group + cluster + user pool + rollout: no order can do
+	// better (the pool needs the cluster, the pods need the pool).
 	Floor time.Duration
 	// Bound is what any order that gives a new Managed Identity Operator grant
 	// the program's wait before the cluster's create can do at best: resource
-	// group, identity, grant, wait, cluster, rollout.
+	// group, identity, grant, wait, cluster, user pool, rollout.
 	Bound time.Duration
 	// Refused counts pulls the registry refused; HeadStart is how long before the
 	// first pull the AcrPull assignment existed (negative: after).
@@ -54,7 +55,7 @@ func (d DeployTime) BoundRatio() float64 { return float64(d.RolledOut) / float64
 func MeasureDeployOrder(t *testing.T, program pulumi.RunFunc, propagations []time.Duration, grantWait time.Duration) []DeployTime {
 	ctx := context.Background()
 	h := startT(t, program, benchScale, "", grantWait)
-	floor := time.Duration(TypicalLatency["ResourceGroup"]+TypicalLatency["ManagedCluster"])*time.Second + TypicalRollout
+	floor := time.Duration(TypicalLatency["ResourceGroup"]+TypicalLatency["ManagedCluster"]+TypicalLatency["AgentPool"])*time.Second + TypicalRollout
 	bound := floor + grantWait +
 		time.Duration(TypicalLatency["UserAssignedIdentity"]+TypicalLatency["RoleAssignment"])*time.Second
 	var rows []DeployTime

@@ -168,6 +168,11 @@ func Start(ctx context.Context, opts Options) (h *Harness, stop func() error, er
 	gateDone := make(chan struct{})
 	go func() { h.Pulls.Run(gateCtx, opts.Logf); close(gateDone) }()
 	stops.add(func() error { cancelGate(); <-gateDone; return nil })
+	pools := &NodePools{cloud: h.Cloud, kube: cluster.Kube}
+	poolsCtx, cancelPools := context.WithCancel(context.Background())
+	poolsDone := make(chan struct{})
+	go func() { pools.Run(poolsCtx, opts.Logf); close(poolsDone) }()
+	stops.add(func() error { cancelPools(); <-poolsDone; return nil })
 
 	h.home = filepath.Join(opts.Dir, "pulumi-home")
 	if h.WorkDir, err = projectCopy(opts.Repo, filepath.Join(opts.Dir, "project")); err != nil {

@@ -54,6 +54,12 @@ func IsNotFound(err error) bool {
 	return ok && se.Code == http.StatusNotFound
 }
 
+// IsAlreadyExists tells whether err is the API server's 409 for a create.
+func IsAlreadyExists(err error) bool {
+	se, ok := err.(*StatusError)
+	return ok && se.Code == http.StatusConflict
+}
+
 // Do sends body (JSON, unless it is a []byte) with the content type, and decodes
 // a 2xx answer into out (if not nil).
 func (k *Kube) Do(ctx context.Context, method, path, contentType string, body, out any) error {
@@ -176,14 +182,19 @@ func waitFor(ctx context.Context, what string, timeout, interval time.Duration, 
 
 // str returns the string at path in a JSON-like map, or "".
 func str(m map[string]any, path ...string) string {
+	s, _ := at(m, path...).(string)
+	return s
+}
+
+// at returns the value at path in a JSON-like map, or nil.
+func at(m map[string]any, path ...string) any {
 	var v any = m
 	for _, k := range path {
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return ""
+			return nil
 		}
 		v = obj[k]
 	}
-	s, _ := v.(string)
-	return s
+	return v
 }

@@ -40,6 +40,14 @@ var TypicalLatency = map[string]float64{
 	"RoleAssignment":       40,
 	"ManagedCluster":       840,
 	"Image":                240,
+	// The production baseline's: a node pool's VMs take minutes (AKS's "add a
+	// node pool" is typically 3-5); the rest are metadata.
+	"AgentPool":                     240,
+	"MaintenanceConfiguration":      5,
+	"Workspace":                     30,
+	"DataCollectionRule":            10,
+	"DataCollectionRuleAssociation": 10,
+	"DiagnosticSetting":             10,
 }
 
 // TypicalRollout is a guestbook pod's time from pulled image to Ready.
@@ -294,7 +302,11 @@ func (s *rehearsal) noChanges(t *testing.T, ctx context.Context) {
 	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inStack(s.dev))
 	moved := func(label string) {
 		t.Helper()
-		if err := h.Cloud.Autoscale(cluster.ID, "system", 3); err != nil {
+		if err := h.Cloud.Autoscale(cluster.ID, "system", 2); err != nil {
+			t.Fatal(err)
+		}
+		pool := s.cloudResource(t, "Microsoft.ContainerService/managedClusters/agentPools", inStack(s.dev))
+		if err := h.Cloud.Autoscale(cluster.ID, pool.Name, 3); err != nil {
 			t.Fatal(err)
 		}
 		if err := h.Cloud.ReleasePatch(); err != nil {
@@ -323,7 +335,14 @@ func (s *rehearsal) diffs(t *testing.T, ctx context.Context) {
 	}{
 		{"replicas", "3", []string{"update Deployment guestbook-app"}},
 		{"imageTag", "v2", []string{"update Deployment guestbook-app", "update Image guestbook-image"}},
-		{"nodeMaxCount", "5", []string{"update ManagedCluster guestbook-aks"}},
+		// The app's pool is its own resource: resizing it is its update, a new
+		// VM size its replacement (a new pool before the old one goes), and
+		// neither touches the cluster.
+		{"nodeMaxCount", "5", []string{"update AgentPool user"}},
+		{"nodeVmSize", "Standard_D4s_v5", []string{"create-replacement AgentPool user", "delete-replaced AgentPool user", "replace AgentPool user"}},
+		// The system pool is the cluster's create (its pools are ignored after):
+		// a change shows, and does, nothing.
+		{"systemNodeMaxCount", "3", nil},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			restore := setConfig(t, ctx, s.dev, map[string]string{tc.key: tc.value})
@@ -820,6 +839,7 @@ func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
 		t.Errorf("second preview of the prod stack is not empty: %v\n%s", p.Err, p.Changes())
 	}
 	inProd := inStack(st)
+	s.prodBaseline(t, inProd)
 	// The API server answers only the authorized ranges: the deploys come from
 	// inside 203.0.113.0/24 (sim.DefaultClientIP); from outside, the Kubernetes
 	// provider cannot reach it, and says so.
@@ -856,6 +876,51 @@ func (s *rehearsal) prod(t *testing.T, ctx context.Context) {
 		t.Fatalf("destroy after protect false failed: %v\n%s", r.Err, r.Diagnostics())
 	}
 	s.removed(t, ctx, st)
+}
+
+// prodBaseline checks that what Pulumi.prod.yaml's production baseline turns on
+// is in the simulated Azure, as Azure would hold it (docs/baseline.md).
+func (s *rehearsal) prodBaseline(t *testing.T, inProd func(sim.Resource) bool) {
+	t.Helper()
+	cluster := s.cloudResource(t, "Microsoft.ContainerService/managedClusters", inProd)
+	workspace := s.cloudResource(t, "Microsoft.OperationalInsights/workspaces", inProd)
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"cluster tier", str(cluster.Inputs, "sku", "tier"), "Standard"},
+		{"Azure Policy add-on", at(cluster.Inputs, "addonProfiles", "azurepolicy", "enabled"), true},
+		{"Container insights' workspace", str(cluster.Inputs, "addonProfiles", "omsagent", "config", "logAnalyticsWorkspaceResourceID"), workspace.ID},
+		{"run command disabled", at(cluster.Inputs, "apiServerAccessProfile", "disableRunCommand"), true},
+		{"workspace retention", workspace.Inputs["retentionInDays"], 90.0},
+	} {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+			t.Errorf("prod %s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	pool := s.cloudResource(t, "Microsoft.ContainerService/managedClusters/agentPools", inProd)
+	if fmt.Sprint(pool.Inputs["availabilityZones"]) != "[1 2 3]" || pool.Inputs["osDiskType"] != "Ephemeral" {
+		t.Errorf("prod user pool zones, OS disk = %v, %v; want [1 2 3], Ephemeral", pool.Inputs["availabilityZones"], pool.Inputs["osDiskType"])
+	}
+	for _, armType := range []string{"Microsoft.Insights/dataCollectionRules", "Microsoft.Insights/dataCollectionRuleAssociations"} {
+		s.cloudResource(t, armType, inProd)
+	}
+	var diag, windows []string
+	for _, r := range s.cloudResources(t) {
+		if !inProd(r) {
+			continue
+		}
+		switch r.Kind {
+		case sim.KindDiagnostics:
+			diag = append(diag, r.ID)
+		case sim.KindMaintenance:
+			windows = append(windows, r.Name)
+		}
+	}
+	slices.Sort(windows)
+	if len(diag) != 2 || !slices.Equal(windows, []string{"aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule"}) {
+		t.Errorf("prod diagnostic settings %v and maintenance windows %v; want the cluster's and the registry's, and both channels'", diag, windows)
+	}
 }
 
 // clusterLost deletes a stack's cluster behind Pulumi's back, so its API server

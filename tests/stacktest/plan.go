@@ -170,7 +170,25 @@ func (p *Plan) Markdown() string {
 	b.WriteString("one that waits for it: solid when data flows, dashed for an explicit `dependsOn`, thick\n")
 	b.WriteString("for a resource's provider. Each box is a wave: its resources are created in parallel.\n\n")
 	b.WriteString(p.Mermaid())
-	b.WriteString("\n| wave | resource | type | layer |\n|---|---|---|---|\n")
+	b.WriteString("\n")
+	b.WriteString(p.WavesTable())
+	return b.String()
+}
+
+// DeployOrderDoc renders docs/deploy-order.md: the dev stack's graph and waves,
+// then the prod stack's waves.
+func DeployOrderDoc(dev, prod *Plan) string {
+	return dev.Markdown() + "\n## The prod stack\n\n" +
+		"Pulumi.prod.yaml adds the production baseline (docs/baseline.md): the workspace in wave 2\n" +
+		"beside the identities, the cluster where it was, and what watches or schedules the\n" +
+		"cluster after it, off the app's path. Only the user pool lies on it: the pods need its nodes.\n\n" +
+		prod.WavesTable()
+}
+
+// WavesTable renders the waves as a Markdown table.
+func (p *Plan) WavesTable() string {
+	var b strings.Builder
+	b.WriteString("| wave | resource | type | layer |\n|---|---|---|---|\n")
 	for i, w := range p.Waves {
 		for _, r := range w {
 			layer := ""

@@ -28,10 +28,6 @@ func main() {
 }
 
 func run(dir, stack, doc, readme string) error {
-	cfg, err := stacktest.StackConfig(dir, stack)
-	if err != nil {
-		return err
-	}
 	tmp, err := os.MkdirTemp("", "guestbook-plan-")
 	if err != nil {
 		return err
@@ -41,17 +37,36 @@ func run(dir, stack, doc, readme string) error {
 	if err != nil {
 		return err
 	}
-	res, err := prog.Run(stack, true, cfg)
+	planOf := func(stack string) (*stacktest.Plan, error) {
+		cfg, err := stacktest.StackConfig(dir, stack)
+		if err != nil {
+			return nil, err
+		}
+		res, err := prog.Run(stack, true, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if res.ExitCode != 0 {
+			return nil, fmt.Errorf("the program failed on the %s stack (exit %d): %v", stack, res.ExitCode, res.Errors())
+		}
+		return stacktest.NewPlan(res.Graph), nil
+	}
+	shown, err := planOf(stack)
 	if err != nil {
 		return err
 	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("the program failed (exit %d): %v", res.ExitCode, res.Errors())
+	fmt.Print(shown.Text())
+	// The files show the dev stack's graph and the prod stack's waves, whatever -stack is.
+	plan, err := planOf("dev")
+	if err != nil {
+		return err
 	}
-	plan := stacktest.NewPlan(res.Graph)
-	fmt.Print(plan.Text())
 	if doc != "" {
-		if err := os.WriteFile(doc, []byte(plan.Markdown()), 0o644); err != nil {
+		prod, err := planOf("prod")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(doc, []byte(stacktest.DeployOrderDoc(plan, prod)), 0o644); err != nil {
 			return err
 		}
 		fmt.Printf("\nwrote %s\n", doc)

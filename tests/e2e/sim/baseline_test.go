@@ -108,7 +108,9 @@ func TestClusterListsEveryPool(t *testing.T) {
 	if err := update(newPool); err == nil || !strings.Contains(err.Error(), "A new agent pool was introduced") {
 		t.Errorf("cluster PUT with a new pool: %v, want AKS's refusal", err)
 	}
-	resized := edit(ins, func(m map[string]any) { m["agentPoolProfiles"].([]any)[1].(map[string]any)["vmSize"] = "Standard_D4s_v5" })
+	resized := edit(ins, func(m map[string]any) {
+		m["agentPoolProfiles"].([]any)[1].(map[string]any)["vmSize"] = "Standard_D4s_v5"
+	})
 	if err := update(resized); err == nil || !strings.Contains(err.Error(), "Changing property 'agentPoolProfile.vmSize' is not allowed.") {
 		t.Errorf("cluster PUT moving the user pool's VM size: %v, want PropertyChangeNotAllowed", err)
 	}
