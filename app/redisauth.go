@@ -21,7 +21,7 @@ const (
 // newRedisAuth declares the Secret with Redis's password. The program draws a new
 // 256-bit password from crypto/rand on every run, but the Secret ignores changes
 // to it: the value of the first deploy stays, and a preview shows no diff. To
-// rotate it, delete the Secret and run `pulumi up --refresh` (README, Operations):
+// rotate it, delete the Secret and run `pulumi up --refresh` (docs/design.md, The workload):
 // the refresh forgets it, the update creates it with the new draw, and both
 // workloads roll because their pod templates carry the Secret's uid.
 func newRedisAuth(ctx *pulumi.Context, name string, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*corev1.Secret, error) {

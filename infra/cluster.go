@@ -81,7 +81,7 @@ type clusterArgs struct {
 //     the whole list is ignored. The autoscaler's count and the patch
 //     channel's versions go with it. The system pool is therefore set when the
 //     cluster is created, and the user pool, its own resource, is where pool
-//     changes go (README, Configuration);
+//     changes go (docs/troubleshooting.md);
 //   - with no version configured, kubernetesVersion, which AKS reports as the
 //     full version running and the patch channel raises. A MAJOR.MINOR version
 //     is reported as given and stays (the API: "When <major.minor> is

@@ -9,7 +9,7 @@ import (
 	// 2023-07-01 is the newest GA API the SDK offers, and it has cache rules. It
 	// cannot express anonymousPullEnabled (only 2024-11-01-preview can): anonymous
 	// pull is off when a registry is created and Basic cannot turn it on, but a
-	// refresh cannot see someone turning it on out of band (see README, Security).
+	// refresh cannot see someone turning it on out of band (docs/security.md).
 	// A preview API would be retired under us and fail every deploy that day.
 	containerregistry "github.com/pulumi/pulumi-azure-native-sdk/containerregistry/v2/v20230701"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"

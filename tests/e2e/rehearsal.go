@@ -925,7 +925,7 @@ func (s *rehearsal) prodBaseline(t *testing.T, inProd func(sim.Resource) bool) {
 
 // clusterLost deletes a stack's cluster behind Pulumi's back, so its API server
 // no longer answers: refresh says what to do instead of hanging, does it with
-// PULUMI_K8S_DELETE_UNREACHABLE=true (README, Troubleshooting), and destroy
+// PULUMI_K8S_DELETE_UNREACHABLE=true (docs/troubleshooting.md), and destroy
 // then completes.
 func (s *rehearsal) clusterLost(t *testing.T, ctx context.Context) {
 	h := s.h

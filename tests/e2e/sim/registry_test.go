@@ -71,7 +71,7 @@ func TestPullRefusal(t *testing.T) {
 
 // TestPushNeedsTheModesRole: the deploying identity pushes with Contributor in
 // RBAC mode and with Container Registry Repository Writer in ABAC mode (both
-// standing grants, README "Azure permissions"); without the latter an ABAC
+// standing grants, docs/security.md, "Azure permissions"); without the latter an ABAC
 // registry refuses.
 func TestPushNeedsTheModesRole(t *testing.T) {
 	saved := standingGrants
