@@ -1,30 +1,35 @@
-# The project's commands. `make test` is the test command: CI (.ci/run and the
-# GitHub test workflow) runs exactly it.
+# The project's commands. `make test` is the fast lane, what every change runs;
+# the heavy lanes have their own targets (tests/README.md lists each). CI
+# (.ci/run) runs test, admission and e2e; mutants run on demand and weekly.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 STACK ?= dev
 GO ?= go
-# Every Go module in the repository: the Pulumi program, the guestbook server (its
-# own module, so the image's build context holds only the server) and the real
-# Kubernetes API server the admission test runs (its own module, so the program's
-# go.mod does not carry k8s.io/kubernetes).
-MODULES := . app/guestbook tests/apiserver
+# The Go modules the fast lane lints: the Pulumi program and the guestbook server
+# (its own module, so the image's build context holds only the server). The real
+# Kubernetes API server (tests/apiserver, its own module so the program's go.mod
+# does not carry k8s.io/kubernetes) is vetted by the lane that builds it.
+MODULES := . app/guestbook
 
-.PHONY: help test e2e e2e-bench mutants bench-app lint fmt-check vet staticcheck actionlint build preview up plan clean
+.PHONY: help test admission e2e e2e-bench mutants bench-app lint fmt-check vet staticcheck actionlint build preview up plan clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-test: lint ## everything CI checks: lint, then every module's tests
-	# 30m: a cold build of the test API server alone takes ~5 minutes on 2 cores.
-	$(GO) test -timeout 30m ./...
+test: lint ## the fast lane: lint, then the program's tests under Pulumi mocks and the server's tests
+	$(GO) test ./...
 	cd app/guestbook && $(GO) test -race ./...
 
-# The rehearsal's own test file is behind the e2e build tag (it needs the tools
-# that `make e2e` builds), so lint reads the root module with that tag too.
+admission: ## Pod Security admission of every object the stacks declare, by a real kube-apiserver (builds it: ~5 min cold)
+	sc="$$($(GO) tool -n staticcheck)"; cd tests/apiserver && $(GO) vet ./... && "$$sc" ./...
+	$(GO) test -tags admission -run '^TestPodSecurityAdmission$$' -count=1 -timeout 30m .
+
+# The rehearsal's and the admission test's files are behind build tags (they need
+# the tools those lanes build), so lint reads the root module with the tags too.
 E2E_TAGS := -tags e2e
+LINT_TAGS := -tags e2e,admission
 
 e2e: ## rehearse the whole stack under the real pulumi CLI, offline (E2E_OUT=dir keeps each command's engine events)
 	# Builds the CLI, the Kubernetes provider, the control plane and kwok into
@@ -51,11 +56,11 @@ fmt-check: ## fail if any Go file is not gofmt-formatted
 	if [ -n "$$files" ]; then echo "gofmt would reformat (run gofmt -w):"; echo "$$files"; exit 1; fi
 
 vet: ## go vet every module
-	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet $(E2E_TAGS) ./...); done
+	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet $(LINT_TAGS) ./...); done
 
 staticcheck: ## staticcheck every module (version pinned in go.mod)
 	@sc="$$($(GO) tool -n staticcheck)"; \
-	for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && "$$sc" $(E2E_TAGS) ./...); done
+	for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && "$$sc" $(LINT_TAGS) ./...); done
 
 actionlint: ## lint the GitHub workflows (version pinned in go.mod)
 	$(GO) tool actionlint
@@ -69,8 +74,8 @@ preview: ## pulumi preview of $(STACK) with the diff (needs az login and pulumi 
 up: ## pulumi up of $(STACK) (needs az login, pulumi login and Docker)
 	pulumi up --stack $(STACK)
 
-plan: ## show the deploy order without Azure; refresh docs/deploy-order.md and the README graph
-	$(GO) run ./tests/cmd/plan -stack $(STACK)
+plan: ## show the deploy order without Azure and refresh docs/deploy-order.md
+	$(GO) test -run '^TestDeployOrderDoc$$' -count=1 -v . -args -update
 
 clean: ## remove build output
 	rm -rf bin

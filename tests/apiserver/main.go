@@ -26,7 +26,7 @@
 // On shutdown the components are stopped first; they also get SIGTERM if this
 // process dies.
 //
-// Build it as tests/admission_test.go does, with
+// Build it as admission_test.go does, with
 // -ldflags "-X k8s.io/component-base/version.gitVersion=v1.X.Y", so that /version
 // names the release: clients such as pulumi-kubernetes read it.
 package main

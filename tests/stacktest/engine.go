@@ -7,14 +7,9 @@ package stacktest
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -35,7 +30,7 @@ type LogEntry struct {
 }
 
 // Engine serves one program run. Start it with StartEngine, run a program with
-// RunProgram or RunInProcess, then read what it saw.
+// RunInProcess, then read what it saw.
 type Engine struct {
 	pulumirpc.UnimplementedResourceMonitorServer
 
@@ -96,52 +91,6 @@ func (e *Engine) RunInProcess(program pulumi.RunFunc, config map[string]string) 
 		ri.DryRun = e.mocks.DryRun
 		ri.Config = config
 	})
-}
-
-// ProgramRun describes one run of a compiled program.
-type ProgramRun struct {
-	// Binary is the compiled program; Dir its working directory (the project root).
-	Binary, Dir string
-	// Config is the stack configuration, full keys ("guestbook:nodeCount").
-	Config map[string]string
-	// Env is added to a minimal environment (PATH, HOME, TMPDIR).
-	Env []string
-}
-
-// RunProgram runs a compiled Pulumi program against the engine the way the CLI
-// does: environment variables tell it where the engine is, what stack it deploys and
-// with which configuration. It returns the program's exit code and its stderr.
-func (e *Engine) RunProgram(run ProgramRun) (int, string, error) {
-	cfg, err := json.Marshal(run.Config)
-	if err != nil {
-		return 0, "", err
-	}
-	cmd := exec.Command(run.Binary)
-	cmd.Dir = run.Dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"TMPDIR=" + os.TempDir(),
-		"PULUMI_MONITOR=" + e.Addr(),
-		"PULUMI_ENGINE=" + e.Addr(),
-		"PULUMI_PROJECT=" + e.mocks.Project,
-		"PULUMI_STACK=" + e.mocks.Stack,
-		"PULUMI_ORGANIZATION=organization",
-		"PULUMI_CONFIG=" + string(cfg),
-		fmt.Sprintf("PULUMI_DRY_RUN=%v", e.mocks.DryRun),
-		"PULUMI_PARALLEL=16",
-	}, run.Env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stderr.String(), nil
-	}
-	if err != nil {
-		return 0, stderr.String(), fmt.Errorf("running %s: %w", run.Binary, err)
-	}
-	return 0, stderr.String(), nil
 }
 
 var wireOptions = plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, KeepResources: true}

@@ -36,7 +36,8 @@ type lane struct {
 }
 
 var lanes = []lane{
-	{"unit", []string{"go", "test", "-count=1", "-timeout", "20m", ".", "./infra/...", "./app", "./tests"}},
+	{"unit", []string{"go", "test", "-count=1", "-timeout", "20m", ".", "./infra/...", "./app"}},
+	{"admission", []string{"go", "test", "-tags", "admission", "-run", "^TestPodSecurityAdmission$", "-count=1", "-timeout", "30m", "."}},
 	{"rehearsal", []string{"go", "test", "-tags", "e2e", "-run", "^TestRehearsal$", "-count=1", "-timeout", "60m", "."}},
 }
 
@@ -51,7 +52,7 @@ type result struct {
 
 func main() {
 	only := flag.String("only", "", "comma-separated mutant names to run (default: all)")
-	laneNames := flag.String("lanes", "unit,rehearsal", "lanes to try, cheapest first")
+	laneNames := flag.String("lanes", "unit,admission,rehearsal", "lanes to try, cheapest first")
 	out := flag.String("out", "", "also write the table to this file")
 	list := flag.Bool("list", false, "list the mutants and exit")
 	flag.Parse()
@@ -87,7 +88,7 @@ func run(only, laneNames, out string) error {
 	for _, name := range strings.Split(laneNames, ",") {
 		i := slices.IndexFunc(lanes, func(l lane) bool { return l.name == name })
 		if i < 0 {
-			return fmt.Errorf("no lane named %q (unit, rehearsal)", name)
+			return fmt.Errorf("no lane named %q (unit, admission, rehearsal)", name)
 		}
 		use = append(use, lanes[i])
 	}

@@ -104,7 +104,7 @@ var mutants = []mutant{
 
 	// The image.
 	{"image-by-tag", "pods run whatever the tag points at, and a new push is no rollout",
-		"app/guestbook.go", "\t\tImage:           image.RepoDigest,", "\t\tImage:           image.ImageName,"},
+		"app/component.go", "\t\tImage:           image.RepoDigest,", "\t\tImage:           image.ImageName,"},
 	{"token-for-arm", "a registry with ARM-audience tokens turned off refuses the push",
 		"app/image.go", "\t\tEndpoint: pulumi.StringPtr(registryAudience),\n", ""},
 

@@ -1,4 +1,6 @@
-package tests
+//go:build admission
+
+package main
 
 import (
 	"bytes"
@@ -285,7 +287,7 @@ func admissionCopy(v any) any {
 // The API server under test.
 
 // admissionServerDir is the nested module (its own go.mod) that builds it.
-var admissionServerDir = filepath.Join(projectDir, "tests", "apiserver")
+var admissionServerDir = filepath.Join("tests", "apiserver")
 
 var (
 	admissionBuildOnce sync.Once
@@ -312,7 +314,7 @@ func admissionServerBinary(t *testing.T) string {
 			admissionBuildErr = err
 			return
 		}
-		bin := filepath.Join(programDir, "kube-apiserver-test")
+		bin := filepath.Join(scratchDir, "kube-apiserver-test")
 		// A cold build takes minutes; end it, readably, before `go test -timeout`
 		// would panic.
 		buildDeadline := time.Now().Add(admissionBuildTimeout)

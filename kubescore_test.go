@@ -1,4 +1,4 @@
-package tests
+package main
 
 import (
 	"os"
@@ -33,7 +33,6 @@ func kubeScore(t *testing.T, stack string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(stacktest.GoCommand(), "tool", "kube-score", "score", "--output-format", "ci", file)
-	cmd.Dir = projectDir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("kube-score found problems (%v):\n%s\nmanifests:\n%s", err, out, manifests)

@@ -1,4 +1,4 @@
-package tests
+package main
 
 import (
 	"testing"
@@ -8,17 +8,17 @@ import (
 
 // The whole stack's graph, outputs, secrets, invokes and image push are checked
 // under the real engine by the rehearsal (make e2e, tests/e2e), on the dev stack.
-// What it does not deploy is checked here, on the compiled program under mocks.
+// What it does not deploy is checked here, on the program under mocks.
 
 // TestClusterIPStackHasNoURL: main.go exports guestbookUrl only for a
 // LoadBalancer Service.
 func TestClusterIPStackHasNoURL(t *testing.T) {
-	res, err := program(t).Run("dev", false, withConfig(t, map[string]string{"guestbook:serviceType": "ClusterIP"}))
+	res, err := stacktest.RunStack(run, "guestbook", "dev", false, stackSettings(t, "dev", map[string]string{"guestbook:serviceType": "ClusterIP"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 0 {
-		t.Fatalf("ClusterIP stack exited %d: %v", res.ExitCode, res.Errors())
+	if res.Err != nil {
+		t.Fatalf("ClusterIP stack failed: %v %v", res.Err, res.Errors())
 	}
 	if v, ok := res.Outputs["guestbookUrl"]; ok {
 		t.Errorf("ClusterIP stack exports guestbookUrl = %v; there is no public URL", v)
