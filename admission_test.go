@@ -329,6 +329,7 @@ func admissionServerBinary(t *testing.T) string {
 		ldflags := "-X k8s.io/component-base/version.gitVersion=" + version +
 			" -X k8s.io/component-base/version.gitTreeState=clean"
 		cmd := exec.CommandContext(ctx, stacktest.GoCommand(), "build", "-o", bin, "-ldflags", ldflags, ".")
+		cmd.Env = childEnv()
 		cmd.Dir = admissionServerDir
 		out, err := cmd.CombinedOutput()
 		if ctx.Err() != nil {

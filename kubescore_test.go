@@ -33,6 +33,7 @@ func kubeScore(t *testing.T, stack string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(stacktest.GoCommand(), "tool", "kube-score", "score", "--output-format", "ci", file)
+	cmd.Env = childEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("kube-score found problems (%v):\n%s\nmanifests:\n%s", err, out, manifests)

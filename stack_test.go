@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,23 @@ var stacks = []string{"dev", "prod"}
 // scratchDir is the test binary's own temporary directory, removed when it ends.
 var scratchDir string
 
+// registryEnv are the variables TestMain sets to route the program to the local
+// registry (a proxy that refuses every other host).
+var registryEnv []string
+
+// childEnv is this process's environment without registryEnv: what a tool the
+// tests start (go build, go tool) needs to reach the module proxy.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(registryEnv, k) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
 		var err error
@@ -30,23 +48,42 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(scratchDir)
-		// The program exchanges the deployer's token at <registry>.azurecr.io:
-		// route it to a local registry, as the CLI's environment would to the real one.
-		reg, err := stacktest.StartFakeRegistry(scratchDir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer reg.Close()
-		for _, kv := range reg.Env {
-			k, v, _ := strings.Cut(kv, "=")
-			if err := os.Setenv(k, v); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+		defer func() {
+			if registry != nil {
+				registry.Close()
 			}
-		}
+		}()
 		return m.Run()
 	}())
+}
+
+var (
+	registryOnce sync.Once
+	registry     *stacktest.FakeRegistry
+	registryErr  error
+)
+
+// useFakeRegistry routes the program's token exchange at <registry>.azurecr.io
+// to a local registry, as the CLI's environment would route it to the real one,
+// for the rest of the test binary. Only the tests that run the program call it:
+// the rehearsal (e2e_test.go) shares the package and needs the real network.
+func useFakeRegistry(t testing.TB) {
+	t.Helper()
+	registryOnce.Do(func() {
+		if registry, registryErr = stacktest.StartFakeRegistry(scratchDir); registryErr != nil {
+			return
+		}
+		for _, kv := range registry.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			registryEnv = append(registryEnv, k)
+			if registryErr = os.Setenv(k, v); registryErr != nil {
+				return
+			}
+		}
+	})
+	if registryErr != nil {
+		t.Fatalf("starting the local registry: %v", registryErr)
+	}
 }
 
 // stackSettings is a stack's configuration as the CLI would pass it, with some keys
@@ -81,6 +118,7 @@ var (
 // once per test binary and shared, since they are read-only.
 func stackRun(t testing.TB, stack string, dryRun bool) *stacktest.Result {
 	t.Helper()
+	useFakeRegistry(t)
 	runsMu.Lock()
 	defer runsMu.Unlock()
 	key := runKey{stack, dryRun}
