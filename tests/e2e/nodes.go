@@ -60,18 +60,7 @@ type NodePools struct {
 
 // Run reconciles until ctx ends.
 func (n *NodePools) Run(ctx context.Context, logf func(string, ...any)) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := n.step(ctx); err != nil && ctx.Err() == nil {
-			logf("node pools: %v", err)
-		}
-	}
+	everyTick(ctx, 100*time.Millisecond, n.step, func(err error) { logf("node pools: %v", err) })
 }
 
 func (n *NodePools) step(ctx context.Context) error {

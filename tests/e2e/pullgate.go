@@ -79,7 +79,12 @@ func (g *PullGate) Refused(since time.Time) []PullAttempt {
 
 // Run pulls for scheduled pods until ctx ends.
 func (g *PullGate) Run(ctx context.Context, logf func(string, ...any)) {
-	tick := time.NewTicker(20 * time.Millisecond)
+	everyTick(ctx, 20*time.Millisecond, g.step, func(err error) { logf("image pulls: %v", err) })
+}
+
+// everyTick runs step every interval until ctx ends, reporting its errors.
+func everyTick(ctx context.Context, interval time.Duration, step func(context.Context) error, report func(error)) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -87,8 +92,8 @@ func (g *PullGate) Run(ctx context.Context, logf func(string, ...any)) {
 			return
 		case <-tick.C:
 		}
-		if err := g.step(ctx); err != nil && ctx.Err() == nil {
-			logf("image pulls: %v", err)
+		if err := step(ctx); err != nil && ctx.Err() == nil {
+			report(err)
 		}
 	}
 }

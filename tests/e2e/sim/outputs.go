@@ -158,16 +158,7 @@ func clusterOutputs(s *cloudState, r *Resource, prev, out map[string]any) {
 	for _, p := range sliceOf(in, "agentPoolProfiles") {
 		pool := clonePlain(p.(map[string]any))
 		old := prevPools[str(pool, "name")]
-		setDefault(pool, "type", "VirtualMachineScaleSets")
-		setDefault(pool, "osType", "Linux")
-		setDefault(pool, "osDiskType", "Managed")
-		setDefault(pool, "osDiskSizeGB", float64(128))
-		setDefault(pool, "maxPods", float64(250))
-		// The autoscaler owns the count of an autoscaled pool: a PUT's count is
-		// where it starts, not where it stays.
-		if auto, _ := pool["enableAutoScaling"].(bool); auto && old != nil && old["count"] != nil {
-			pool["count"] = old["count"]
-		}
+		poolDefaults(pool, old)
 		poolCurrent := runningVersion(str(pool, "orchestratorVersion"), str(old, "currentOrchestratorVersion"))
 		if str(pool, "orchestratorVersion") == "" {
 			poolCurrent = current
@@ -176,9 +167,7 @@ func clusterOutputs(s *cloudState, r *Resource, prev, out map[string]any) {
 		if !isMinorOnly(str(pool, "orchestratorVersion")) {
 			pool["orchestratorVersion"] = poolCurrent
 		}
-		pool["nodeImageVersion"] = "AKSUbuntu-2204gen2containerd-202511.20.0"
 		pool["provisioningState"] = r.ProvisioningState
-		pool["powerState"] = map[string]any{"code": "Running"}
 		pools = append(pools, pool)
 	}
 	out["agentPoolProfiles"] = pools
