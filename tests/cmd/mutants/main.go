@@ -185,9 +185,9 @@ Written by ` + "`make mutants`" + ` (tests/cmd/mutants) on %s, lanes %s. Each ro
 change of one safety-critical line of the program (the mutants are listed, with
 the line each changes, in tests/cmd/mutants/mutants.go). The lanes run cheapest
 first, and the first that fails kills the mutant: unit is ` + "`go test`" + ` of the program
-under Pulumi mocks, the config contract and the graph checks (about 40 s a mutant
-with a warm build cache); rehearsal is ` + "`make e2e`" + ` (3 to 7 minutes). A mutant no
-lane kills fails the run.
+under Pulumi mocks, the config contract and the whole-program checks (about 20 s a
+mutant with a warm build cache); admission is ` + "`make admission`" + `'s test (about 25 s);
+rehearsal is ` + "`make e2e`" + ` (3 to 7 minutes). A mutant no lane kills fails the run.
 
 `
 
