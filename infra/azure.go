@@ -110,7 +110,10 @@ type Azure struct {
 // and its propagation. Neither the pull grants nor the admins' grants wait for the
 // cluster, so Azure RBAC propagates while AKS provisions, and the registry and the
 // cluster never wait for each other. The Kubernetes provider waits for the admins'
-// grants.
+// grants. With monitoring, the workspace is made beside the identities (the
+// cluster's add-on names it); the user pool, the data collection rule's
+// association, the diagnostic settings and the maintenance windows come after the
+// cluster, and of them only the user pool is waited for (by the workloads).
 func NewAzure(ctx *pulumi.Context, name string, args *AzureArgs, opts ...pulumi.ResourceOption) (*Azure, error) {
 	if args == nil {
 		return nil, errors.New("infra.NewAzure: args are required")
