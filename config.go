@@ -418,11 +418,7 @@ func (c Config) problems() []error {
 	fail := func(key, value, rule string) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Rule: rule})
 	}
-	oneOf := func(key, value string, allowed ...string) {
-		if !slices.Contains(allowed, value) {
-			fail(key, value, "must be one of "+strings.Join(allowed, ", "))
-		}
-	}
+	oneOf := func(key, value string, allowed ...string) { oneOfRule(fail, key, value, allowed...) }
 	between := func(key string, n, lo, hi int) bool {
 		if n == invalidNumber {
 			return false
@@ -438,22 +434,20 @@ func (c Config) problems() []error {
 		fail(keyLocation, c.Location, "is required: the Azure region, e.g. japaneast")
 	}
 	oneOf(keyAcrSku, c.AcrSku, "Basic", "Standard", "Premium")
-	countOK := between(keyNodeCount, c.NodeCount, 1, 100)
-	if between(keyNodeMaxCount, c.NodeMaxCount, 1, 100) && countOK && c.NodeMaxCount < c.NodeCount {
-		fail(keyNodeMaxCount, strconv.Itoa(c.NodeMaxCount),
-			fmt.Sprintf("must be at least %s (%d): the autoscaler scales between the two", keyNodeCount, c.NodeCount))
+	// A node pool's autoscaler bounds and VM size; the result says its count is valid.
+	pool := func(countKey, maxKey, sizeKey string, count, maxCount int, size string) bool {
+		countOK := between(countKey, count, 1, 100)
+		if between(maxKey, maxCount, 1, 100) && countOK && maxCount < count {
+			fail(maxKey, strconv.Itoa(maxCount),
+				fmt.Sprintf("must be at least %s (%d): the autoscaler scales between the two", countKey, count))
+		}
+		if strings.TrimSpace(size) == "" {
+			fail(sizeKey, size, "must not be empty")
+		}
+		return countOK
 	}
-	if strings.TrimSpace(c.NodeVMSize) == "" {
-		fail(keyNodeVMSize, c.NodeVMSize, "must not be empty")
-	}
-	sysOK := between(keySystemNodeCount, c.SystemNodeCount, 1, 100)
-	if between(keySystemNodeMax, c.SystemNodeMaxCount, 1, 100) && sysOK && c.SystemNodeMaxCount < c.SystemNodeCount {
-		fail(keySystemNodeMax, strconv.Itoa(c.SystemNodeMaxCount),
-			fmt.Sprintf("must be at least %s (%d): the autoscaler scales between the two", keySystemNodeCount, c.SystemNodeCount))
-	}
-	if strings.TrimSpace(c.SystemNodeVMSize) == "" {
-		fail(keySystemNodeVMSize, c.SystemNodeVMSize, "must not be empty")
-	}
+	countOK := pool(keyNodeCount, keyNodeMaxCount, keyNodeVMSize, c.NodeCount, c.NodeMaxCount, c.NodeVMSize)
+	sysOK := pool(keySystemNodeCount, keySystemNodeMax, keySystemNodeVMSize, c.SystemNodeCount, c.SystemNodeMaxCount, c.SystemNodeVMSize)
 	c.operationsProblems(fail, sysOK)
 	c.versionProblems(fail)
 	between(keyReplicas, c.Replicas, 1, 50)
@@ -522,17 +516,20 @@ var (
 	utcOffsetRE = regexp.MustCompile(`^[+-](0[0-9]|1[0-4]):[0-5][0-9]$`)
 )
 
+// oneOfRule reports to fail unless value is one of allowed, and says whether it is.
+func oneOfRule(fail func(key, value, rule string), key, value string, allowed ...string) bool {
+	if !slices.Contains(allowed, value) {
+		fail(key, value, "must be one of "+strings.Join(allowed, ", "))
+		return false
+	}
+	return true
+}
+
 // operationsProblems checks the production-baseline keys: pools' OS disks, the
 // cluster's tier, monitoring, maintenance windows and the registry's zone
 // redundancy. sysOK says systemNodeCount itself is valid.
 func (c Config) operationsProblems(fail func(key, value, rule string), sysOK bool) {
-	oneOfKey := func(key, value string, allowed ...string) bool {
-		if !slices.Contains(allowed, value) {
-			fail(key, value, "must be one of "+strings.Join(allowed, ", "))
-			return false
-		}
-		return true
-	}
+	oneOfKey := func(key, value string, allowed ...string) bool { return oneOfRule(fail, key, value, allowed...) }
 	if oneOfKey(keyOSDiskType, c.OSDiskType, "Managed", "Ephemeral") && c.OSDiskType == "Ephemeral" {
 		for _, p := range []struct{ key, size string }{{keySystemNodeVMSize, c.SystemNodeVMSize}, {keyNodeVMSize, c.NodeVMSize}} {
 			if _, ok := ephemeralOSDiskGB[p.size]; !ok && p.size != "" {
